@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` (the service) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Tests run against PostgreSQL on this machine unless DATABASE_URL says otherwise.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# Web (127.0.0.1:8000), Celery worker and Celery beat in one foreground process.
+run: $(VENV)/.installed
+	@mkdir -p var
+	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true}; \
+	$(BIN)/python manage.py check_redis && \
+	$(BIN)/python manage.py migrate --noinput -v0 && \
+	$(BIN)/python manage.py ensure_admin && \
+	echo "Admin: http://127.0.0.1:$${PORT:-8000}/admin/   API docs: http://127.0.0.1:$${PORT:-8000}/api/docs" && \
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start
+
+test: $(VENV)/.installed-dev lint
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 .pytest_cache .ruff_cache

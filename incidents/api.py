@@ -1,0 +1,169 @@
+"""Incident and service API views: validate, call a service or selector, render."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import selectors, services
+from incidents.actors import Actor
+from incidents.models import Incident, Service
+from incidents.serializers import (
+    IncidentCreateInput,
+    IncidentEventOutput,
+    IncidentFilterInput,
+    IncidentOutput,
+    ServiceCreateInput,
+    ServiceOutput,
+)
+from opsknight.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
+from opsknight.api.schema import error_responses
+from opsknight.errors import ConflictError
+from opsknight.models import Scope
+
+READ = Scope.INCIDENTS_READ
+WRITE = Scope.INCIDENTS_WRITE
+
+
+def can_read_private(request) -> bool:
+    return request.auth.has_scope(Scope.INCIDENTS_READ_PRIVATE)
+
+
+def get_visible_incident(request, incident_id: str) -> Incident:
+    try:
+        return selectors.incident_get(incident_id=incident_id, include_private=can_read_private(request))
+    except Incident.DoesNotExist:
+        raise NotFound(f"No incident with id '{incident_id}'.") from None
+
+
+class IncidentListCreateApi(APIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="incidents_list",
+        parameters=[IncidentFilterInput],
+        responses={200: IncidentOutput(many=True), **error_responses(400, 403)},
+    )
+    def get(self, request):
+        filters = IncidentFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        incidents = selectors.incident_list(include_private=can_read_private(request), **filters.validated_data)
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(incidents, request, view=self)
+        return paginator.get_paginated_response(IncidentOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="incidents_create",
+        request=IncidentCreateInput,
+        responses={
+            201: IncidentOutput,
+            200: OpenApiResponse(IncidentOutput, description="An incident with this idempotency_key already existed."),
+            **error_responses(400, 403, 409, 413, 415),
+        },
+    )
+    def post(self, request):
+        data = IncidentCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["service"] = fields.pop("service_id")
+        incident, created = services.incident_create(
+            **fields, actor=Actor.from_api_key(request.auth), created_by_key=request.auth
+        )
+        if not created and incident.is_private and not can_read_private(request):
+            raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
+        return Response(
+            IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class IncidentDetailApi(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(operation_id="incidents_retrieve", responses={200: IncidentOutput, **error_responses(403, 404)})
+    def get(self, request, incident_id: str):
+        return Response(IncidentOutput(get_visible_incident(request, incident_id)).data)
+
+
+class IncidentTimelineApi(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(
+        operation_id="incidents_events_list",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+        responses={200: IncidentEventOutput(many=True), **error_responses(403, 404)},
+    )
+    def get(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        paginator = OldestFirstCursorPagination()
+        page = paginator.paginate_queryset(selectors.incident_timeline(incident=incident), request, view=self)
+        return paginator.get_paginated_response(IncidentEventOutput(page, many=True).data)
+
+
+class IncidentTransitionApi(APIView):
+    """Base for the four lifecycle actions; each subclass names its transition."""
+
+    required_scopes = {"POST": WRITE}
+    transition: services.Transition
+
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        incident = services.incident_transition(
+            incident=incident, transition=self.transition, actor=Actor.from_api_key(request.auth)
+        )
+        return Response(IncidentOutput(incident).data)
+
+
+def _transition_api(transition: services.Transition) -> type[IncidentTransitionApi]:
+    post = extend_schema(
+        operation_id=f"incidents_{transition.action}",
+        request=None,
+        responses={200: IncidentOutput, **error_responses(403, 404, 409)},
+        description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
+        f"emits `{transition.event_type}`. Any other status: 409.",
+    )(IncidentTransitionApi.post)
+    name = f"Incident{transition.action.capitalize()}Api"
+    return type(name, (IncidentTransitionApi,), {"transition": transition, "post": post})
+
+
+IncidentAcknowledgeApi = _transition_api(services.ACKNOWLEDGE)
+IncidentResolveApi = _transition_api(services.RESOLVE)
+IncidentEscalateApi = _transition_api(services.ESCALATE)
+IncidentReopenApi = _transition_api(services.REOPEN)
+
+
+class ServiceListCreateApi(APIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="services_list",
+        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
+        responses={200: ServiceOutput(many=True), **error_responses(403)},
+    )
+    def get(self, request):
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(selectors.service_list(), request, view=self)
+        return paginator.get_paginated_response(ServiceOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="services_create",
+        request=ServiceCreateInput,
+        responses={201: ServiceOutput, **error_responses(400, 403, 413, 415)},
+    )
+    def post(self, request):
+        data = ServiceCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        service = services.service_create(**data.validated_data)
+        return Response(ServiceOutput(service).data, status=status.HTTP_201_CREATED)
+
+
+class ServiceDetailApi(APIView):
+    required_scopes = {"GET": READ}
+
+    @extend_schema(operation_id="services_retrieve", responses={200: ServiceOutput, **error_responses(403, 404)})
+    def get(self, request, service_id: str):
+        try:
+            service = selectors.service_get(service_id=service_id)
+        except Service.DoesNotExist:
+            raise NotFound(f"No service with id '{service_id}'.") from None
+        return Response(ServiceOutput(service).data)

@@ -1,0 +1,116 @@
+from django.db import models
+from django.utils import timezone
+
+from opsknight.ids import new_id
+
+
+def new_service_id() -> str:
+    return new_id("svc")
+
+
+def new_incident_id() -> str:
+    return new_id("inc")
+
+
+class Service(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=new_service_id, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        TRIGGERED = "triggered"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    class Severity(models.TextChoices):
+        CRITICAL = "critical"
+        HIGH = "high"
+        MEDIUM = "medium"
+        LOW = "low"
+        INFO = "info"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public"
+        PRIVATE = "private"
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_incident_id, editable=False)
+    title = models.CharField(max_length=500)
+    summary = models.TextField(blank=True, max_length=10_000)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.TRIGGERED)
+    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.HIGH)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents")
+    # NULL, not "", for "nobody": the API and the webhook payload say `"assignee": null`.
+    assignee = models.CharField(max_length=320, null=True, blank=True, help_text="An email or chat user id.")  # noqa: DJ001
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    escalation_level = models.PositiveIntegerField(default=0)
+    # Unique when present: the database, not a read-then-write, makes concurrent
+    # creates with one key return one incident. NULLs do not collide.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_by_key = models.ForeignKey(
+        "opsknight.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The API key that declared this incident, if it came through the API.",
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "-id"], name="incident_status_newest"),
+            models.Index(fields=["created_at"], name="incident_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.title}"
+
+    @property
+    def is_private(self) -> bool:
+        return self.visibility == self.Visibility.PRIVATE
+
+
+class IncidentEvent(models.Model):
+    """One timeline entry per lifecycle change, written in the change's transaction.
+
+    The actor is copied in (type, id, name) rather than linked, so the timeline still
+    reads right after a key or user is deleted."""
+
+    class Type(models.TextChoices):
+        TRIGGERED = "incident.triggered"
+        ACKNOWLEDGED = "incident.acknowledged"
+        RESOLVED = "incident.resolved"
+        ESCALATED = "incident.escalated"
+        REOPENED = "incident.reopened"
+
+    class ActorType(models.TextChoices):
+        API_KEY = "api_key"
+        USER = "user"
+        SYSTEM = "system"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40, choices=Type.choices)
+    version = models.PositiveIntegerField(help_text="The incident's version after this change.")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["incident", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "version"], name="incident_event_one_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} v{self.version}"

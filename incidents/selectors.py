@@ -1,0 +1,52 @@
+"""Incident reads. Visibility is applied here, once, for every interface."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from incidents.models import Incident, IncidentEvent, Service
+
+
+def incident_queryset(*, include_private: bool) -> QuerySet[Incident]:
+    incidents = Incident.objects.select_related("service")
+    if not include_private:
+        incidents = incidents.filter(visibility=Incident.Visibility.PUBLIC)
+    return incidents
+
+
+def incident_list(
+    *,
+    include_private: bool,
+    status: str | None = None,
+    severity: str | None = None,
+    service_id: str | None = None,
+    created_after: datetime | None = None,
+) -> QuerySet[Incident]:
+    incidents = incident_queryset(include_private=include_private)
+    if status:
+        incidents = incidents.filter(status=status)
+    if severity:
+        incidents = incidents.filter(severity=severity)
+    if service_id:
+        incidents = incidents.filter(service_id=service_id)
+    if created_after:
+        incidents = incidents.filter(created_at__gt=created_after)
+    return incidents
+
+
+def incident_get(*, incident_id: str, include_private: bool) -> Incident:
+    """Raises Incident.DoesNotExist for unknown ids and for private incidents the
+    caller may not read: a private incident is invisible, not forbidden."""
+    return incident_queryset(include_private=include_private).get(pk=incident_id)
+
+
+def incident_timeline(*, incident: Incident) -> QuerySet[IncidentEvent]:
+    return IncidentEvent.objects.filter(incident=incident)
+
+
+def service_list() -> QuerySet[Service]:
+    return Service.objects.all()
+
+
+def service_get(*, service_id: str) -> Service:
+    return Service.objects.get(pk=service_id)
