@@ -1,4 +1,5 @@
 """Fixtures shared by every test suite."""
+
 import pytest
 from rest_framework.test import APIClient
 

@@ -115,13 +115,17 @@ class IncidentTransitionApi(APIView):
 
 
 def _transition_api(transition: services.Transition) -> type[IncidentTransitionApi]:
+    # A new function per action, so each gets its own OpenAPI operation.
+    def post(self, request, incident_id: str):
+        return IncidentTransitionApi.post(self, request, incident_id)
+
     post = extend_schema(
         operation_id=f"incidents_{transition.action}",
         request=None,
         responses={200: IncidentOutput, **error_responses(403, 404, 409)},
         description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
         f"emits `{transition.event_type}`. Any other status: 409.",
-    )(IncidentTransitionApi.post)
+    )(post)
     name = f"Incident{transition.action.capitalize()}Api"
     return type(name, (IncidentTransitionApi,), {"transition": transition, "post": post})
 

@@ -7,3 +7,7 @@ class OpsKnightConfig(AppConfig):
 
     name = "opsknight"
     verbose_name = "OpsKnight"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI description of the API key authentication.
+        from opsknight.api import authentication  # noqa: F401

@@ -90,6 +90,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# Serve app static files (admin, API docs) straight from the packages, so a local
+# run needs no collectstatic; the Docker image runs collectstatic anyway.
+WHITENOISE_USE_FINDERS = True
 
 # --- API -------------------------------------------------------------------------
 

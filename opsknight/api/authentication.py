@@ -1,3 +1,4 @@
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from opsknight.services import api_key_find_active
@@ -25,3 +26,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (with WWW-Authenticate) rather than 403 when no key is given.
         return "Bearer"
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Tells drf-spectacular how ApiKeyAuthentication appears in the OpenAPI schema."""
+
+    target_class = "opsknight.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API key from `manage.py create_api_key`."}
