@@ -141,6 +141,41 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
+# Countdowns for retries must stay below this, or Redis would hand the message to a
+# second worker before it is due; longer delays are left to the dispatcher.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Webhook delivery ------------------------------------------------------------
+
+# Seconds to wait before each retry: attempt 1 at once, then one retry per entry.
+WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=float, default=[60, 300, 900])
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# Loopback, private and link-local targets are refused unless this is true.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# How often beat runs the dispatcher, and how long a due delivery may wait for its
+# queued task before the dispatcher enqueues it again.
+WEBHOOK_DISPATCH_INTERVAL = env.float("WEBHOOK_DISPATCH_INTERVAL", default=5.0)
+WEBHOOK_REDISPATCH_AFTER = env.float("WEBHOOK_REDISPATCH_AFTER", default=30.0)
+# A worker's claim on a delivery; longer than the slowest possible attempt.
+WEBHOOK_LEASE_SECONDS = env.float(
+    "WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 30
+)
+# How long the previous secret keeps signing after a rotation.
+WEBHOOK_SECRET_ROTATION_OVERLAP = env.float("WEBHOOK_SECRET_ROTATION_OVERLAP", default=24 * 3600)
+# How much of a receiver's answer the attempt log keeps, and the most that is read.
+WEBHOOK_RESPONSE_EXCERPT_BYTES = env.int("WEBHOOK_RESPONSE_EXCERPT_BYTES", default=2048)
+WEBHOOK_RESPONSE_MAX_READ_BYTES = 64 * 1024
+
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-deliveries": {
+        "task": "webhooks.tasks.dispatch_due_deliveries",
+        "schedule": WEBHOOK_DISPATCH_INTERVAL,
+        "options": {"expires": WEBHOOK_DISPATCH_INTERVAL},
+    },
+}
+
 # --- Logging ---------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

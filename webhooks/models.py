@@ -1,0 +1,147 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.models import Incident, IncidentEvent
+from opsknight.ids import new_id
+
+EVENT_TYPES = IncidentEvent.Type
+
+
+def new_endpoint_id() -> str:
+    return new_id("whk")
+
+
+def new_event_id() -> str:
+    return new_id("evt")
+
+
+def new_delivery_id() -> str:
+    return new_id("dlv")
+
+
+class WebhookEndpoint(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
+    name = models.CharField(max_length=200)
+    url = models.CharField(max_length=2048)
+    # Shown in full only at creation and rotation; never returned by list/detail APIs.
+    secret = models.CharField(max_length=200)
+    # During a rotation the old secret keeps signing alongside the new one until it expires.
+    previous_secret = models.CharField(max_length=200, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    event_types = models.JSONField(
+        default=list, blank=True, help_text="The event types to send. Empty means all of them."
+    )
+    is_active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    description = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+    def is_subscribed_to(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+    def signing_secrets(self, now=None) -> list[str]:
+        """The secrets that sign a request now: the current one, then the previous one
+        while its rotation overlap lasts."""
+        now = now or timezone.now()
+        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+
+class Event(models.Model):
+    """The outbox: one row per announced event, with the exact body every attempt sends."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_event_id, editable=False)
+    type = models.CharField(max_length=40, choices=EVENT_TYPES.choices)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    incident_event = models.OneToOneField(
+        IncidentEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_event"
+    )
+    # Stored as text, sent as its UTF-8 bytes: serialized once, at emit time.
+    payload = models.TextField()
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="event_created_at")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: its state, its schedule and its lease."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Origin(models.TextChoices):
+        EVENT = "event", "Lifecycle event"
+        TEST = "test", "Send Test"
+        REDELIVER = "redeliver", "Redelivered by hand"
+        REPLAY = "replay", "Replay"
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_delivery_id, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.EVENT)
+    is_test = models.BooleanField(default=False)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Empty once the delivery is finished.")
+    # The lease: a worker that claims the delivery owns it until then.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # When a task for it was last put on the queue; the dispatcher re-enqueues
+    # deliveries that are due but whose message seems lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # "Due and not leased": only pending rows are in it, so it stays small.
+            models.Index(fields=["next_attempt_at"], name="delivery_due", condition=Q(status="pending")),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class DeliveryAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    url = models.CharField(max_length=2048)
+    request_headers = models.JSONField(default=dict)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body_excerpt = models.TextField(blank=True)
+    error_class = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number}"

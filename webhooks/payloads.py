@@ -1,0 +1,45 @@
+"""The event body: built once, when the event is recorded, and stored as the exact
+bytes every attempt to every endpoint sends."""
+
+import json
+from datetime import UTC, datetime
+
+from incidents.models import Incident
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, to the millisecond."""
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def incident_payload(incident: Incident) -> dict:
+    """The `incident` object, camelCase as in the OpsKnight docs. A private incident
+    carries only its id: receivers fetch the rest with a key allowed to read it."""
+    if incident.is_private:
+        return {"id": incident.id, "visibility": incident.visibility}
+    service = incident.service
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "summary": incident.summary,
+        "status": incident.status,
+        "severity": incident.severity,
+        "service": {"id": service.id, "name": service.name} if service else None,
+        "assignee": incident.assignee,
+        "createdAt": iso_z(incident.created_at),
+        "updatedAt": iso_z(incident.updated_at),
+        "acknowledgedAt": iso_z(incident.acknowledged_at),
+        "resolvedAt": iso_z(incident.resolved_at),
+        "escalationLevel": incident.escalation_level,
+        "version": incident.version,
+        "visibility": incident.visibility,
+    }
+
+
+def event_body(*, event_id: str, event_type: str, timestamp: datetime, incident: dict) -> bytes:
+    """Compact JSON, UTF-8. Key order is fixed, so equal events give equal bytes."""
+    body = {"id": event_id, "event": event_type, "timestamp": iso_z(timestamp), "incident": incident}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,34 @@
+"""Wake-ups for workers. Redis only carries these; the database is the source of truth,
+so a message that fails to go out is logged and the dispatcher sends it again later."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from opsknight.celery import app
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "webhooks.tasks.deliver"
+# Fail fast when Redis is down: the dispatcher re-enqueues, a request must not hang.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def countdown_fits(delay: float) -> bool:
+    """A countdown past Redis's visibility timeout would be redelivered before it is due."""
+    timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    return delay < timeout * 0.9
+
+
+def enqueue_deliveries(delivery_ids: list[str], *, countdown: float | None = None) -> None:
+    try:
+        for delivery_id in delivery_ids:
+            app.send_task(DELIVER_TASK, args=[delivery_id], countdown=countdown, retry_policy=_PUBLISH_RETRY)
+    except Exception:  # noqa: BLE001 - any broker failure: the dispatcher takes over
+        logger.warning("Could not enqueue %d deliveries; the dispatcher will retry them.", len(delivery_ids))
+
+
+def enqueue_deliveries_on_commit(delivery_ids: list[str], *, countdown: float | None = None) -> None:
+    if delivery_ids:
+        transaction.on_commit(lambda: enqueue_deliveries(delivery_ids, countdown=countdown))

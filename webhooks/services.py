@@ -1,0 +1,354 @@
+"""Webhook writes: endpoints, the outbox, and the life of a delivery.
+
+Follow one event: `event_record` (in the incident's transaction) writes the Event and
+its Deliveries and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
+claims the row, `sender.send` signs and posts it, `_record_attempt` logs the attempt
+and marks the delivery succeeded, due again, or failed.
+"""
+
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from incidents.models import Incident, IncidentEvent
+from webhooks import payloads, queue, retries, sender, signing
+from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
+from webhooks.targets import TargetRefused, validate_url_shape
+
+MIN_TYPED_SECRET_LENGTH = 16
+
+# --- Endpoints -------------------------------------------------------------------
+
+
+def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
+    errors: dict[str, str] = {}
+    if not endpoint.name.strip():
+        errors["name"] = "This field may not be blank."
+    try:
+        validate_url_shape(endpoint.url)
+    except TargetRefused as error:
+        errors["url"] = str(error)
+    if not isinstance(endpoint.event_types, list):
+        errors["event_types"] = "Give a list of event types."
+    else:
+        unknown = [t for t in endpoint.event_types if t not in EVENT_TYPES.values]
+        if unknown:
+            errors["event_types"] = (
+                f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: {', '.join(EVENT_TYPES.values)}."
+            )
+    if errors:
+        raise ValidationError(errors)
+    endpoint.full_clean()
+
+
+def _check_typed_secret(secret: str) -> None:
+    if len(secret) < MIN_TYPED_SECRET_LENGTH:
+        raise ValidationError({"secret": f"A secret needs at least {MIN_TYPED_SECRET_LENGTH} characters."})
+
+
+def endpoint_create(
+    *,
+    name: str,
+    url: str,
+    event_types: list[str] | None = None,
+    is_active: bool = True,
+    description: str = "",
+    secret: str | None = None,
+) -> WebhookEndpoint:
+    """Create an endpoint. The secret is generated unless one is typed; the caller shows
+    `endpoint.secret` once and never again."""
+    if secret:
+        _check_typed_secret(secret)
+    endpoint = WebhookEndpoint(
+        name=name,
+        url=url,
+        event_types=sorted(set(event_types or [])),
+        is_active=is_active,
+        description=description,
+        secret=secret or signing.generate_secret(),
+    )
+    _validate_endpoint(endpoint)
+    endpoint.save(force_insert=True)
+    return endpoint
+
+
+ENDPOINT_UPDATABLE_FIELDS = frozenset({"name", "url", "event_types", "is_active", "description"})
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    unknown = set(changes) - ENDPOINT_UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(endpoint, name, sorted(set(value)) if name == "event_types" else value)
+    if changes.get("is_active") is True:
+        endpoint.disabled_reason, endpoint.disabled_at = "", None
+    elif changes.get("is_active") is False and not endpoint.disabled_at:
+        endpoint.disabled_reason, endpoint.disabled_at = "Disabled by hand.", timezone.now()
+    endpoint.updated_at = timezone.now()
+    _validate_endpoint(endpoint)
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = None) -> WebhookEndpoint:
+    """A new secret signs from now on; the old one signs alongside it for
+    WEBHOOK_SECRET_ROTATION_OVERLAP seconds, so receivers can switch without a gap."""
+    if secret:
+        _check_typed_secret(secret)
+    now = timezone.now()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + timedelta(seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP)
+    endpoint.secret = secret or signing.generate_secret()
+    endpoint.updated_at = now
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
+
+
+# --- The outbox --------------------------------------------------------------------
+
+
+def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
+    # Subscriptions are filtered in Python: JSON containment differs per database,
+    # and the active endpoints are few enough to read at once.
+    active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
+    return [endpoint for endpoint in active if endpoint.is_subscribed_to(event_type)]
+
+
+def event_record(*, incident_event: IncidentEvent) -> Event:
+    """Write the event and one delivery per subscribed endpoint, in the caller's
+    transaction; the deliveries are enqueued only once it commits."""
+    event_id = new_event_id()
+    body = payloads.event_body(
+        event_id=event_id,
+        event_type=incident_event.type,
+        timestamp=incident_event.occurred_at,
+        incident=payloads.incident_payload(incident_event.incident),
+    )
+    event = Event.objects.create(
+        id=event_id,
+        type=incident_event.type,
+        incident_id=incident_event.incident_id,
+        incident_event=incident_event,
+        payload=body.decode("utf-8"),
+        created_at=incident_event.occurred_at,
+    )
+    _create_deliveries(event=event, endpoints=subscribed_endpoints(event_type=event.type), origin=Delivery.Origin.EVENT)
+    return event
+
+
+def _create_deliveries(*, event: Event, endpoints, origin: str) -> list[Delivery]:
+    now = timezone.now()
+    return _save_and_enqueue([_new_delivery(event.id, endpoint, origin, now) for endpoint in endpoints])
+
+
+def _new_delivery(event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime) -> Delivery:
+    # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
+    return Delivery(event_id=event_id, endpoint=endpoint, origin=origin, next_attempt_at=now, enqueued_at=now)
+
+
+def _save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
+    deliveries = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    queue.enqueue_deliveries_on_commit([d.id for d in deliveries])
+    return deliveries
+
+
+# --- Attempts ------------------------------------------------------------------------
+
+
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now) & (
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+
+
+def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
+    """Claim the delivery if it is due and nobody holds it, send it, record the attempt.
+    Returns None when there was nothing to do (not due, leased, finished or gone), which
+    makes the task safe to run any number of times."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
+        locked_until=_lease_until(now), attempt_count=F("attempt_count") + 1
+    )
+    if not claimed:
+        return None
+    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    return _send_and_record(delivery)
+
+
+def _send_and_record(delivery: Delivery) -> DeliveryAttempt:
+    endpoint, event = delivery.endpoint, delivery.event
+    if not endpoint.is_active and delivery.origin == Delivery.Origin.EVENT:
+        return _record_attempt(delivery, _not_sent("The endpoint is disabled."), final=True)
+    body = event.payload.encode("utf-8")
+    headers = sender.build_headers(
+        delivery_id=delivery.id,
+        event_id=event.id,
+        event_type=event.type,
+        body=body,
+        secrets=endpoint.signing_secrets(),
+        timestamp=int(time.time()),
+    )
+    result = sender.send(url=endpoint.url, body=body, headers=headers)
+    return _record_attempt(delivery, result, final=delivery.is_test)
+
+
+def _not_sent(message: str) -> sender.AttemptResult:
+    return sender.AttemptResult(
+        started_at=timezone.now(), duration_ms=0, request_headers={}, error_class="NotSent", error_message=message
+    )
+
+
+def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: bool) -> DeliveryAttempt:
+    """Log the attempt and move the delivery on. `final`: no retry whatever the outcome
+    (test sends report at once; a disabled endpoint gets nothing)."""
+    now = timezone.now()
+    update = {
+        "locked_until": None,
+        "last_status_code": result.response_status,
+        "last_error": result.summary,
+    }
+    delay = None
+    if result.succeeded:
+        update.update(status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
+    else:
+        delay = None if final else retries.next_retry_delay(attempts_made=delivery.attempt_count)
+        if delay is None:
+            update.update(status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now)
+        else:
+            # With a countdown message on the queue the dispatcher leaves it alone;
+            # a delay too long for a countdown is the dispatcher's to enqueue.
+            enqueued_at = now + timedelta(seconds=delay) if queue.countdown_fits(delay) else None
+            update.update(next_attempt_at=now + timedelta(seconds=delay), enqueued_at=enqueued_at)
+    with transaction.atomic():
+        attempt = DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempt_count,
+            started_at=result.started_at,
+            duration_ms=result.duration_ms,
+            url=delivery.endpoint.url,
+            request_headers=result.request_headers,
+            response_status=result.response_status,
+            response_headers=result.response_headers,
+            response_body_excerpt=result.response_body_excerpt,
+            error_class=result.error_class,
+            error_message=result.error_message,
+            outcome=DeliveryAttempt.Outcome.SUCCEEDED if result.succeeded else DeliveryAttempt.Outcome.FAILED,
+        )
+        Delivery.objects.filter(pk=delivery.pk).update(**update)
+        if delay is not None and queue.countdown_fits(delay):
+            queue.enqueue_deliveries_on_commit([delivery.id], countdown=delay)
+    for name, value in update.items():
+        setattr(delivery, name, value)
+    return attempt
+
+
+def deliveries_dispatch_due(*, limit: int = 1000) -> int:
+    """Enqueue due, unleased deliveries whose message is missing (never sent, or sent
+    longer ago than WEBHOOK_REDISPATCH_AFTER and still not taken): after a Redis flush,
+    a lost message or a killed worker, this is what sends them."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_REDISPATCH_AFTER)
+    due_ids = list(
+        Delivery.objects.filter(_claimable(now))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=stale))
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if due_ids:
+        Delivery.objects.filter(pk__in=due_ids).update(enqueued_at=now)
+        queue.enqueue_deliveries(due_ids)
+    return len(due_ids)
+
+
+# --- Operator actions ----------------------------------------------------------------
+
+
+def _sample_incident(event_type: str) -> dict:
+    now = payloads.iso_z(timezone.now())
+    status = {
+        EVENT_TYPES.ACKNOWLEDGED: Incident.Status.ACKNOWLEDGED,
+        EVENT_TYPES.RESOLVED: Incident.Status.RESOLVED,
+    }.get(event_type, Incident.Status.TRIGGERED)
+    return {
+        "id": "inc_TEST00000000000000000000000",
+        "title": "Test event from OpsKnight",
+        "summary": "Sent with Send Test: not a real incident.",
+        "status": str(status),
+        "severity": "info",
+        "service": {"id": "svc_TEST00000000000000000000000", "name": "OpsKnight test"},
+        "assignee": None,
+        "createdAt": now,
+        "updatedAt": now,
+        "acknowledgedAt": now if status == Incident.Status.ACKNOWLEDGED else None,
+        "resolvedAt": now if status == Incident.Status.RESOLVED else None,
+        "escalationLevel": 1 if event_type == EVENT_TYPES.ESCALATED else 0,
+        "version": 1,
+        "visibility": "public",
+    }
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYPES.TRIGGERED) -> DeliveryAttempt:
+    """Send one signed sample event now, in this process, and log it as a test.
+    One attempt, no retries: the operator sees the outcome at once."""
+    if event_type not in EVENT_TYPES.values:
+        raise ValidationError({"event_type": f"Unknown event type '{event_type}'."})
+    now = timezone.now()
+    event_id = new_event_id()
+    body = payloads.event_body(
+        event_id=event_id, event_type=event_type, timestamp=now, incident=_sample_incident(event_type)
+    )
+    with transaction.atomic():
+        event = Event.objects.create(
+            id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
+        )
+        # Created already claimed, so neither a worker nor the dispatcher touches it.
+        delivery = Delivery.objects.create(
+            event=event,
+            endpoint=endpoint,
+            origin=Delivery.Origin.TEST,
+            is_test=True,
+            attempt_count=1,
+            next_attempt_at=now,
+            locked_until=_lease_until(now),
+        )
+    return _send_and_record(delivery)
+
+
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send the same event (same body, same `webhook-id`) to the same endpoint again,
+    as a new delivery with its own retries."""
+    with transaction.atomic():
+        (redelivery,) = _create_deliveries(
+            event=delivery.event, endpoints=[delivery.endpoint], origin=Delivery.Origin.REDELIVER
+        )
+    return redelivery
+
+
+def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
+    """Re-send every real event since `since` that the endpoint subscribes to, as new
+    deliveries of the same events. Returns how many."""
+    now = timezone.now()
+    events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only("id", "type")
+    with transaction.atomic():
+        deliveries = _save_and_enqueue(
+            [
+                _new_delivery(event.id, endpoint, Delivery.Origin.REPLAY, now)
+                for event in events.iterator(chunk_size=2000)
+                if endpoint.is_subscribed_to(event.type)
+            ]
+        )
+    return len(deliveries)
