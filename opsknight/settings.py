@@ -122,6 +122,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a `status` and two fields take the event types: name them once.
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "EventTypeEnum": "incidents.models.IncidentEvent.Type",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKey": {"type": "http", "scheme": "bearer", "description": "An API key from `manage.py create_api_key`."}
@@ -159,9 +165,7 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", defaul
 WEBHOOK_DISPATCH_INTERVAL = env.float("WEBHOOK_DISPATCH_INTERVAL", default=5.0)
 WEBHOOK_REDISPATCH_AFTER = env.float("WEBHOOK_REDISPATCH_AFTER", default=30.0)
 # A worker's claim on a delivery; longer than the slowest possible attempt.
-WEBHOOK_LEASE_SECONDS = env.float(
-    "WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 30
-)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 30)
 # How long the previous secret keeps signing after a rotation.
 WEBHOOK_SECRET_ROTATION_OVERLAP = env.float("WEBHOOK_SECRET_ROTATION_OVERLAP", default=24 * 3600)
 # How much of a receiver's answer the attempt log keeps, and the most that is read.

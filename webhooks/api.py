@@ -1,0 +1,185 @@
+"""Webhook API views (scope `webhooks:manage`): validate, call a service, render."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from opsknight.api.pagination import NewestFirstCursorPagination
+from opsknight.api.schema import error_responses
+from opsknight.models import Scope
+from webhooks import selectors, services
+from webhooks.models import Delivery, WebhookEndpoint
+from webhooks.serializers import (
+    DeliveryDetailOutput,
+    DeliveryFilterInput,
+    DeliveryOutput,
+    EndpointCreateInput,
+    EndpointOutput,
+    EndpointUpdateInput,
+    EndpointWithSecretOutput,
+    ReplayInput,
+    ReplayOutput,
+    RotateSecretInput,
+    SendTestInput,
+    TestOutcomeOutput,
+)
+
+MANAGE = Scope.WEBHOOKS_MANAGE
+
+
+def get_endpoint(endpoint_id: str) -> WebhookEndpoint:
+    try:
+        return selectors.endpoint_get(endpoint_id=endpoint_id)
+    except WebhookEndpoint.DoesNotExist:
+        raise NotFound(f"No webhook endpoint with id '{endpoint_id}'.") from None
+
+
+def get_delivery(delivery_id: str) -> Delivery:
+    try:
+        return selectors.delivery_get(delivery_id=delivery_id)
+    except Delivery.DoesNotExist:
+        raise NotFound(f"No delivery with id '{delivery_id}'.") from None
+
+
+class WebhookListCreateApi(APIView):
+    required_scopes = {"GET": MANAGE, "POST": MANAGE}
+
+    @extend_schema(operation_id="webhooks_list", responses={200: EndpointOutput(many=True), **error_responses(403)})
+    def get(self, request):
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(selectors.endpoint_list(), request, view=self)
+        return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        request=EndpointCreateInput,
+        responses={201: EndpointWithSecretOutput, **error_responses(400, 403, 413, 415)},
+        description="The answer is the only time the secret is shown.",
+    )
+    def post(self, request):
+        data = EndpointCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = services.endpoint_create(**data.validated_data)
+        return Response(EndpointWithSecretOutput(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailApi(APIView):
+    required_scopes = {"GET": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
+
+    @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointOutput, **error_responses(403, 404)})
+    def get(self, request, endpoint_id: str):
+        return Response(EndpointOutput(get_endpoint(endpoint_id)).data)
+
+    @extend_schema(
+        operation_id="webhooks_update",
+        request=EndpointUpdateInput,
+        responses={200: EndpointOutput, **error_responses(400, 403, 404, 413, 415)},
+    )
+    def patch(self, request, endpoint_id: str):
+        endpoint = get_endpoint(endpoint_id)
+        data = EndpointUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = services.endpoint_update(endpoint=endpoint, **data.validated_data)
+        return Response(EndpointOutput(endpoint).data)
+
+    @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(403, 404)})
+    def delete(self, request, endpoint_id: str):
+        services.endpoint_delete(endpoint=get_endpoint(endpoint_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookSendTestApi(APIView):
+    required_scopes = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="webhooks_test",
+        request=SendTestInput,
+        responses={200: TestOutcomeOutput, **error_responses(400, 403, 404)},
+        description="Sends one signed sample event now and answers with the receiver's response.",
+    )
+    def post(self, request, endpoint_id: str):
+        endpoint = get_endpoint(endpoint_id)
+        data = SendTestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempt = services.endpoint_send_test(endpoint=endpoint, **data.validated_data)
+        return Response(TestOutcomeOutput(attempt).data)
+
+
+class WebhookRotateSecretApi(APIView):
+    required_scopes = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="webhooks_rotate_secret",
+        request=RotateSecretInput,
+        responses={200: EndpointWithSecretOutput, **error_responses(400, 403, 404)},
+        description="The new secret is shown once, here. The old one keeps signing alongside it "
+        "until `previous_secret_expires_at`.",
+    )
+    def post(self, request, endpoint_id: str):
+        endpoint = get_endpoint(endpoint_id)
+        data = RotateSecretInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = services.endpoint_rotate_secret(endpoint=endpoint, **data.validated_data)
+        return Response(EndpointWithSecretOutput(endpoint).data)
+
+
+class WebhookDeliveriesApi(APIView):
+    required_scopes = {"GET": MANAGE}
+
+    @extend_schema(
+        operation_id="webhooks_deliveries_list",
+        parameters=[DeliveryFilterInput],
+        responses={200: DeliveryOutput(many=True), **error_responses(400, 403, 404)},
+    )
+    def get(self, request, endpoint_id: str):
+        endpoint = get_endpoint(endpoint_id)
+        filters = DeliveryFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        deliveries = selectors.delivery_list(endpoint=endpoint, **filters.validated_data)
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return paginator.get_paginated_response(DeliveryOutput(page, many=True).data)
+
+
+class WebhookReplayApi(APIView):
+    required_scopes = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="webhooks_replay",
+        request=ReplayInput,
+        responses={202: ReplayOutput, **error_responses(400, 403, 404)},
+        description="Sends every event since `since` that the endpoint subscribes to again, as new "
+        "deliveries of the same events (same `webhook-id`).",
+    )
+    def post(self, request, endpoint_id: str):
+        endpoint = get_endpoint(endpoint_id)
+        data = ReplayInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = services.endpoint_replay(endpoint=endpoint, since=data.validated_data["since"])
+        return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryDetailApi(APIView):
+    required_scopes = {"GET": MANAGE}
+
+    @extend_schema(
+        operation_id="deliveries_retrieve", responses={200: DeliveryDetailOutput, **error_responses(403, 404)}
+    )
+    def get(self, request, delivery_id: str):
+        return Response(DeliveryDetailOutput(get_delivery(delivery_id)).data)
+
+
+class DeliveryRedeliverApi(APIView):
+    required_scopes = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="deliveries_redeliver",
+        request=None,
+        responses={202: DeliveryOutput, **error_responses(403, 404)},
+        description="Queues the same event for the same endpoint again, as a new delivery.",
+    )
+    def post(self, request, delivery_id: str):
+        redelivery = services.delivery_redeliver(delivery=get_delivery(delivery_id))
+        return Response(DeliveryOutput(redelivery).data, status=status.HTTP_202_ACCEPTED)

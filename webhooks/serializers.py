@@ -1,0 +1,149 @@
+"""API shapes for webhooks. The secret appears only in the answers to create and rotate."""
+
+import json
+
+from rest_framework import serializers
+
+from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
+from webhooks.services import MIN_TYPED_SECRET_LENGTH
+
+
+class EndpointOutput(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "name",
+            "url",
+            "event_types",
+            "is_active",
+            "description",
+            "disabled_reason",
+            "disabled_at",
+            "previous_secret_expires_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class EndpointWithSecretOutput(EndpointOutput):
+    class Meta(EndpointOutput.Meta):
+        fields = [*EndpointOutput.Meta.fields, "secret"]
+
+
+class EndpointCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    url = serializers.CharField(max_length=2048)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES.choices),
+        required=False,
+        default=list,
+        help_text="Empty (the default) means every event type.",
+    )
+    is_active = serializers.BooleanField(required=False, default=True)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    secret = serializers.CharField(
+        min_length=MIN_TYPED_SECRET_LENGTH,
+        max_length=200,
+        required=False,
+        help_text="Leave out to have a `whsec_` secret generated (recommended).",
+    )
+
+
+class EndpointUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    url = serializers.CharField(max_length=2048, required=False)
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES.choices), required=False)
+    is_active = serializers.BooleanField(required=False)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class RotateSecretInput(serializers.Serializer):
+    secret = serializers.CharField(min_length=MIN_TYPED_SECRET_LENGTH, max_length=200, required=False)
+
+
+class SendTestInput(serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False, default=EVENT_TYPES.TRIGGERED)
+
+
+class ReplayInput(serializers.Serializer):
+    since = serializers.DateTimeField()
+
+
+class ReplayOutput(serializers.Serializer):
+    deliveries = serializers.IntegerField(help_text="How many deliveries were queued.")
+
+
+class DeliveryFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
+    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False)
+    is_test = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class AttemptOutput(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "number",
+            "started_at",
+            "duration_ms",
+            "url",
+            "outcome",
+            "request_headers",
+            "response_status",
+            "response_headers",
+            "response_body_excerpt",
+            "error_class",
+            "error_message",
+        ]
+
+
+class DeliveryOutput(serializers.ModelSerializer):
+    event_id = serializers.CharField()
+    event_type = serializers.CharField(source="event.type")
+    endpoint_id = serializers.CharField()
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "endpoint_id",
+            "status",
+            "origin",
+            "is_test",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "completed_at",
+        ]
+
+
+class DeliveryDetailOutput(DeliveryOutput):
+    payload = serializers.SerializerMethodField(help_text="The event body, as sent.")
+    attempts = AttemptOutput(many=True)
+
+    class Meta(DeliveryOutput.Meta):
+        fields = [*DeliveryOutput.Meta.fields, "payload", "attempts"]
+
+    def get_payload(self, delivery: Delivery) -> dict:
+        return json.loads(delivery.event.payload)
+
+
+class TestOutcomeOutput(serializers.Serializer):
+    delivery_id = serializers.CharField(source="delivery.id")
+    event_id = serializers.CharField(source="delivery.event_id")
+    succeeded = serializers.SerializerMethodField()
+    status_code = serializers.IntegerField(source="response_status", allow_null=True)
+    duration_ms = serializers.IntegerField()
+    response_body_excerpt = serializers.CharField()
+    error = serializers.SerializerMethodField()
+
+    def get_succeeded(self, attempt: DeliveryAttempt) -> bool:
+        return attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED
+
+    def get_error(self, attempt: DeliveryAttempt) -> str | None:
+        return attempt.delivery.last_error or None
