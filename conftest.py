@@ -33,3 +33,13 @@ def api_client(make_api_client):
 @pytest.fixture
 def system_actor():
     return Actor.system("tests")
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 (tests/support/receiver.py)."""
+    from tests.support.receiver import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
