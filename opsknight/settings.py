@@ -164,6 +164,9 @@ WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 # Loopback, private and link-local targets are refused unless this is true.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# Internal ranges (CIDR, comma-separated) that are allowed all the same, e.g. an ITSM
+# tool on the company network: "10.20.0.0/16,fd12:3456::/48".
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS", default=[])
 # How often beat runs the dispatcher, and how long a due delivery may wait for its
 # queued task before the dispatcher enqueues it again.
 WEBHOOK_DISPATCH_INTERVAL = env.float("WEBHOOK_DISPATCH_INTERVAL", default=5.0)

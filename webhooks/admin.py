@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from webhooks import services
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
-from webhooks.targets import TargetRefused, validate_url_shape
+from webhooks.targets import TargetRefused, check_url
 
 
 class EndpointForm(forms.ModelForm):
@@ -35,7 +35,7 @@ class EndpointForm(forms.ModelForm):
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         try:
-            validate_url_shape(url)
+            check_url(url)
         except TargetRefused as error:
             raise forms.ValidationError(str(error)) from None
         return url

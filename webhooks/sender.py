@@ -12,12 +12,61 @@ from datetime import datetime
 import requests
 from django.conf import settings
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 import opsknight
-from webhooks import signing
-from webhooks.targets import TargetRefused, check_target
+from webhooks import signing, targets
+from webhooks.targets import TargetRefused
 
 USER_AGENT = f"OpsKnight-Webhooks/{opsknight.__version__}"
+
+
+class _CheckedConnectionMixin:
+    """Resolves the host itself when a connection is opened, refuses internal addresses
+    (targets.resolve_allowed) and connects to an address it checked: one DNS lookup,
+    so an answer that changes between check and connect (rebinding) cannot get in.
+    Host header and TLS server name still carry the hostname."""
+
+    def _new_conn(self):
+        host = getattr(self, "_target_host", None) or self._dns_host
+        self._target_host = host
+        last_error = None
+        for _, address in targets.resolve_allowed(host, self.port):
+            self._dns_host = address
+            try:
+                return super()._new_conn()
+            except (NewConnectionError, ConnectTimeoutError) as error:
+                last_error = error
+        raise last_error
+
+
+class _CheckedHTTPConnection(_CheckedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPConnectionPool,
+            "https": _CheckedHTTPSConnectionPool,
+        }
+
 
 _session: requests.Session | None = None
 
@@ -26,9 +75,9 @@ def http_session() -> requests.Session:
     global _session
     if _session is None:
         session = requests.Session()
-        # No proxies from the environment: the target check must see the real peer.
+        # No proxies from the environment: the address check must see the real peer.
         session.trust_env = False
-        adapter = requests.adapters.HTTPAdapter(pool_connections=64, pool_maxsize=64, max_retries=0)
+        adapter = _CheckedAdapter(pool_connections=64, pool_maxsize=64, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         _session = session
@@ -99,7 +148,7 @@ def send(*, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
     clock = time.monotonic()
     result = AttemptResult(started_at=started_at, duration_ms=0, request_headers=dict(headers))
     try:
-        check_target(url)
+        targets.validate_url_shape(url)
         response = http_session().post(
             url,
             data=body,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from incidents.models import Incident, IncidentEvent
 from webhooks import payloads, queue, retries, sender, signing
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
-from webhooks.targets import TargetRefused, validate_url_shape
+from webhooks.targets import TargetRefused, check_url
 
 MIN_TYPED_SECRET_LENGTH = 16
 
@@ -30,7 +30,7 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
     if not endpoint.name.strip():
         errors["name"] = "This field may not be blank."
     try:
-        validate_url_shape(endpoint.url)
+        check_url(endpoint.url)
     except TargetRefused as error:
         errors["url"] = str(error)
     if not isinstance(endpoint.event_types, list):
