@@ -160,6 +160,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Seconds to wait before each retry: attempt 1 at once, then one retry per entry.
 WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=float, default=[60, 300, 900])
+# A receiver's Retry-After (on 429/503) can push a retry later, up to this many seconds.
+WEBHOOK_RETRY_AFTER_MAX = env.float("WEBHOOK_RETRY_AFTER_MAX", default=3600)
+# An endpoint whose attempts have all failed for this long is disabled (Svix-like).
+WEBHOOK_DISABLE_AFTER_FAILING_FOR = env.float("WEBHOOK_DISABLE_AFTER_FAILING_FOR", default=5 * 24 * 3600)
+# Who is told by email when an endpoint is disabled; empty means Django's ADMINS.
+WEBHOOK_NOTIFY_EMAILS = env.list("WEBHOOK_NOTIFY_EMAILS", default=[])
+# Finished deliveries and their attempts older than this are deleted (in small batches).
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 # Loopback, private and link-local targets are refused unless this is true.
@@ -185,7 +193,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": WEBHOOK_DISPATCH_INTERVAL,
         "options": {"expires": WEBHOOK_DISPATCH_INTERVAL},
     },
+    "prune-delivery-log": {
+        "task": "webhooks.tasks.prune_delivery_log",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+
+# --- Email (endpoint-disabled notices) ---------------------------------------------
+
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587, sets EMAIL_BACKEND,
+# EMAIL_HOST and the rest; the default prints mails to the console.
+globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="opsknight-webhooks@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who gets Django's admin mails, and endpoint-disabled notices unless WEBHOOK_NOTIFY_EMAILS says otherwise.
+ADMINS = [("", address) for address in env.list("ADMIN_EMAILS", default=[])]
 
 # --- Logging ---------------------------------------------------------------------
 

@@ -53,11 +53,16 @@ def _outcome_line(endpoint: WebhookEndpoint, attempt: DeliveryAttempt) -> str:
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ["name", "url", "subscribed_events", "is_active", "last_delivery", "success_rate_24h"]
+    list_display = [
+        "name", "url", "subscribed_events", "is_active", "last_delivery", "success_rate_24h", "disabled_reason",
+    ]  # fmt: skip
     list_filter = ["is_active"]
     search_fields = ["id", "name", "url"]
-    actions = ["send_test", "rotate_secret"]
-    readonly_fields = ["id", "disabled_reason", "disabled_at", "previous_secret_expires_at", "created_at", "updated_at"]
+    actions = ["send_test", "rotate_secret", "enable"]
+    readonly_fields = [
+        "id", "disabled_reason", "disabled_at", "failing_since", "previous_secret_expires_at",
+        "created_at", "updated_at",
+    ]  # fmt: skip
 
     def get_fields(self, request, obj=None):
         fields = ["name", "url", "event_types", "is_active", "description"]
@@ -119,6 +124,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             attempt = services.endpoint_send_test(endpoint=endpoint)
             level = messages.SUCCESS if attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED else messages.ERROR
             self.message_user(request, _outcome_line(endpoint, attempt), level)
+
+    @admin.action(description="Enable (clears the disabled reason and the failing window)")
+    def enable(self, request, queryset):
+        for endpoint in queryset:
+            services.endpoint_update(endpoint=endpoint, is_active=True)
+        self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
     @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
     def rotate_secret(self, request, queryset):

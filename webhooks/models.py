@@ -35,6 +35,9 @@ class WebhookEndpoint(models.Model):
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # Set by the first failed attempt after a success, cleared by the next success; an
+    # endpoint failing for WEBHOOK_DISABLE_AFTER_FAILING_FOR is disabled.
+    failing_since = models.DateTimeField(null=True, blank=True)
     description = models.TextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)

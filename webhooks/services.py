@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
-from webhooks import payloads, queue, retries, sender, signing
+from webhooks import notifications, payloads, queue, retries, sender, signing
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
 from webhooks.targets import TargetRefused, check_url
 
@@ -87,7 +87,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
     for name, value in changes.items():
         setattr(endpoint, name, sorted(set(value)) if name == "event_types" else value)
     if changes.get("is_active") is True:
-        endpoint.disabled_reason, endpoint.disabled_at = "", None
+        endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
     elif changes.get("is_active") is False and not endpoint.disabled_at:
         endpoint.disabled_reason, endpoint.disabled_at = "Disabled by hand.", timezone.now()
     endpoint.updated_at = timezone.now()
@@ -213,9 +213,12 @@ def _not_sent(message: str) -> sender.AttemptResult:
 
 
 def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: bool) -> DeliveryAttempt:
-    """Log the attempt and move the delivery on. `final`: no retry whatever the outcome
-    (test sends report at once; a disabled endpoint gets nothing)."""
+    """Log the attempt and move the delivery on: succeeded, due again (per the retry
+    policy and any Retry-After), or failed. `final`: no retry whatever the outcome (test
+    sends report at once; a disabled endpoint gets nothing). A 410 Gone ends the
+    delivery and disables the endpoint."""
     now = timezone.now()
+    gone = result.response_status == 410
     update = {
         "locked_until": None,
         "last_status_code": result.response_status,
@@ -225,7 +228,11 @@ def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: 
     if result.succeeded:
         update.update(status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
     else:
-        delay = None if final else retries.next_retry_delay(attempts_made=delivery.attempt_count)
+        if not (final or gone):
+            retry_after = None
+            if result.response_status in retries.RETRY_AFTER_STATUSES:
+                retry_after = retries.parse_retry_after(_header(result.response_headers, "Retry-After"), now=now)
+            delay = retries.next_retry_delay(attempts_made=delivery.attempt_count, retry_after=retry_after)
         if delay is None:
             update.update(status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now)
         else:
@@ -251,9 +258,57 @@ def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: 
         Delivery.objects.filter(pk=delivery.pk).update(**update)
         if delay is not None and queue.countdown_fits(delay):
             queue.enqueue_deliveries_on_commit([delivery.id], countdown=delay)
+        if not delivery.is_test and delivery.endpoint.is_active:
+            _track_endpoint_health(delivery.endpoint, succeeded=result.succeeded, gone=gone, now=now)
     for name, value in update.items():
         setattr(delivery, name, value)
     return attempt
+
+
+def _header(headers: dict, name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
+
+
+def _track_endpoint_health(endpoint: WebhookEndpoint, *, succeeded: bool, gone: bool, now: datetime) -> None:
+    """Any success clears the failing window; a failure opens it or, once it is older
+    than WEBHOOK_DISABLE_AFTER_FAILING_FOR, disables the endpoint. Conditional updates:
+    concurrent workers agree without locking the endpoint row."""
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if succeeded:
+        if endpoint.failing_since is not None:
+            endpoints.update(failing_since=None)
+        return
+    if gone:
+        endpoint_disable(endpoint=endpoint, reason="The receiver answered 410 Gone.", now=now)
+        return
+    window = timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_FAILING_FOR)
+    if endpoint.failing_since is None:
+        endpoints.filter(failing_since__isnull=True).update(failing_since=now)
+    elif endpoint.failing_since <= now - window:
+        endpoint_disable(
+            endpoint=endpoint,
+            reason=f"Every attempt failed for {_duration(window)} (since {payloads.iso_z(endpoint.failing_since)}).",
+            now=now,
+        )
+
+
+def _duration(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} hours" if hours >= 1 else f"{window.seconds} s"
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, now: datetime | None = None) -> bool:
+    """Stop sending to the endpoint and tell the admins (after commit). False if it was
+    already disabled."""
+    now = now or timezone.now()
+    disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_reason=reason[:500], disabled_at=now, updated_at=now
+    )
+    if disabled:
+        endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:500], now
+        endpoint_id = endpoint.pk
+        transaction.on_commit(lambda: notifications.endpoint_disabled(endpoint_id=endpoint_id))
+    return bool(disabled)
 
 
 def deliveries_dispatch_due(*, limit: int = 1000) -> int:
@@ -352,3 +407,20 @@ def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
             ]
         )
     return len(deliveries)
+
+
+def delivery_log_prune(*, older_than: timedelta | None = None, batch_size: int = 1000) -> dict[str, int]:
+    """Delete finished deliveries (with their attempts) and then events older than the
+    retention period (WEBHOOK_RETENTION_DAYS), in small batches, each in its own short
+    transaction, so no long lock is held on the log. Pending deliveries are kept."""
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
+    deleted = {"deliveries": 0, "attempts": 0, "events": 0}
+    old_finished = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    while ids := list(old_finished.values_list("id", flat=True)[:batch_size]):
+        with transaction.atomic():
+            deleted["attempts"] += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
+            deleted["deliveries"] += Delivery.objects.filter(pk__in=ids).delete()[0]
+    old_events = Event.objects.filter(created_at__lt=cutoff, deliveries__isnull=True)
+    while ids := list(old_events.values_list("id", flat=True)[:batch_size]):
+        deleted["events"] += Event.objects.filter(pk__in=ids, deliveries__isnull=True).delete()[0]
+    return deleted

@@ -13,3 +13,8 @@ def deliver(delivery_id: str) -> None:
 @shared_task(name="webhooks.tasks.dispatch_due_deliveries", ignore_result=True)
 def dispatch_due_deliveries() -> int:
     return services.deliveries_dispatch_due()
+
+
+@shared_task(name="webhooks.tasks.prune_delivery_log", ignore_result=True)
+def prune_delivery_log() -> dict[str, int]:
+    return services.delivery_log_prune()
