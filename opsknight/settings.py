@@ -111,6 +111,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "opsknight.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["opsknight.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
 }
@@ -140,9 +141,23 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKey": []}],
 }
 
-# --- Celery ----------------------------------------------------------------------
+# Requests per API key, as "N/sec|min|hour|day"; empty turns rate limiting off.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+
+# --- Redis: Celery's broker, and the cache that counts API requests -----------------
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=REDIS_URL),
+        "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
+# --- Celery ----------------------------------------------------------------------
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
