@@ -66,8 +66,15 @@ class IncidentAdmin(admin.ModelAdmin):
         # The admin redirects to obj's change page: point it at what the service stored.
         obj.pk = incident.pk
 
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []  # no timeline before it exists
+
     def save_related(self, request, form, formsets, change):
         pass  # the timeline inline is read-only; incident_create wrote the first entry
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The inline formsets were never saved (see save_related): log the form alone.
+        return super().construct_change_message(request, form, [], add)
 
     def _apply(self, request, queryset, transition: services.Transition):
         done, refused = 0, []

@@ -1,0 +1,144 @@
+"""Concurrent creates and transitions against PostgreSQL: the database, not a
+read-then-write, keeps one incident per idempotency key and one change per version."""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from incidents import services
+from incidents.actors import Actor
+from incidents.models import Incident, IncidentEvent
+from opsknight.services import api_key_create
+
+THREADS = 8
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks and concurrency"),
+]
+
+
+def run_at_once(work: Callable[[int], object], count: int = THREADS) -> list:
+    """Run work(0..count-1) in threads released together; returns each result or the
+    exception it raised. Every thread closes its own database connection."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = work(index)
+        except Exception as error:  # noqa: BLE001 - handed back to the test
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_concurrent_creates_with_one_key_make_one_incident():
+    def work(index):
+        return services.incident_create(
+            title=f"caller {index}", actor=Actor.system(f"caller {index}"), idempotency_key="storm-1"
+        )
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sum(created for _, created in results) == 1
+    assert len({incident.id for incident, _ in results}) == 1
+    incident = Incident.objects.get()
+    assert incident.id == results[0][0].id
+    assert IncidentEvent.objects.filter(incident=incident).count() == 1
+    assert IncidentEvent.objects.count() == 1
+
+
+def test_concurrent_api_creates_with_one_key_answer_one_201():
+    _, raw_key = api_key_create(name="storm", scopes=["incidents:write", "incidents:read"])
+
+    def work(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        response = client.post(
+            "/api/v1/incidents", {"title": f"caller {index}", "idempotency_key": "storm-2"}, format="json"
+        )
+        return response.status_code, response.json()["id"]
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * (THREADS - 1) + [201]
+    assert len({incident_id for _, incident_id in results}) == 1
+    assert Incident.objects.count() == 1
+    assert IncidentEvent.objects.count() == 1
+
+
+def test_concurrent_acknowledges_succeed_once():
+    incident, _ = services.incident_create(title="x", actor=Actor.system(), idempotency_key="ack-race")
+
+    def work(index):
+        return services.incident_acknowledge(incident=incident, actor=Actor.system(f"caller {index}"))
+
+    results = run_at_once(work)
+
+    succeeded = [r for r in results if isinstance(r, Incident)]
+    refused = [r for r in results if isinstance(r, services.InvalidTransition)]
+    assert len(succeeded) == 1 and len(refused) == THREADS - 1, results
+    assert all("'acknowledged'" in error.message for error in refused)
+    stored = Incident.objects.get(pk=incident.pk)
+    assert (stored.status, stored.version) == ("acknowledged", 2)
+    events = list(IncidentEvent.objects.filter(incident=incident).values_list("type", "version"))
+    assert sorted(events, key=lambda e: e[1]) == [("incident.triggered", 1), ("incident.acknowledged", 2)]
+
+
+def test_concurrent_escalations_all_apply_with_unique_versions():
+    incident, _ = services.incident_create(title="x", actor=Actor.system(), idempotency_key="escalate-race")
+
+    def work(index):
+        return services.incident_escalate(incident=incident, actor=Actor.system(f"caller {index}")).version
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(results) == list(range(2, THREADS + 2))
+    stored = Incident.objects.get(pk=incident.pk)
+    assert (stored.version, stored.escalation_level) == (THREADS + 1, THREADS)
+    versions = list(IncidentEvent.objects.filter(incident=incident).values_list("version", flat=True))
+    assert sorted(versions) == list(range(1, THREADS + 2))
+
+
+def test_concurrent_mixed_transitions_keep_the_timeline_consistent():
+    incident, _ = services.incident_create(title="x", actor=Actor.system(), idempotency_key="mixed-race")
+    actions = [services.ACKNOWLEDGE, services.RESOLVE, services.ESCALATE, services.REOPEN] * 2
+
+    def work(index):
+        return services.incident_transition(incident=incident, transition=actions[index], actor=Actor.system())
+
+    results = run_at_once(work)
+
+    assert all(isinstance(r, Incident | services.InvalidTransition) for r in results), results
+    applied = [r for r in results if isinstance(r, Incident)]
+    stored = Incident.objects.get(pk=incident.pk)
+    assert stored.version == 1 + len(applied)
+    events = list(IncidentEvent.objects.filter(incident=incident).order_by("version"))
+    assert [e.version for e in events] == list(range(1, stored.version + 1))
+    assert sorted(r.version for r in applied) == list(range(2, stored.version + 1))
+    # Replaying the timeline through the lifecycle table gives the stored status.
+    status = "triggered"
+    for event in events[1:]:
+        transition = next(t for t in services.TRANSITIONS.values() if t.event_type == event.type)
+        assert status in transition.allowed_from, [e.type for e in events]
+        status = {"acknowledge": "acknowledged", "resolve": "resolved", "reopen": "triggered"}.get(
+            transition.action, status
+        )
+    assert stored.status == status
