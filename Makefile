@@ -20,11 +20,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # Web (127.0.0.1:8000), Celery worker and Celery beat in one foreground process.
 run: $(VENV)/.installed
 	@mkdir -p var
-	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true}; \
+	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} PORT=$${PORT:-8000}; \
 	$(BIN)/python manage.py check_redis && \
 	$(BIN)/python manage.py migrate --noinput -v0 && \
 	$(BIN)/python manage.py ensure_admin && \
-	echo "Admin: http://127.0.0.1:$${PORT:-8000}/admin/   API docs: http://127.0.0.1:$${PORT:-8000}/api/docs" && \
+	echo "Admin: http://127.0.0.1:$$PORT/admin/   API docs: http://127.0.0.1:$$PORT/api/docs" && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start
 
 test: $(VENV)/.installed-dev lint

@@ -1,6 +1,6 @@
 """Incident and service API views: validate, call a service or selector, render."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from incidents.serializers import (
     ServiceOutput,
 )
 from opsknight.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
-from opsknight.api.schema import error_responses
+from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.errors import ConflictError
 from opsknight.models import Scope
 
@@ -42,8 +42,8 @@ class IncidentListCreateApi(APIView):
 
     @extend_schema(
         operation_id="incidents_list",
-        parameters=[IncidentFilterInput],
-        responses={200: IncidentOutput(many=True), **error_responses(400, 403)},
+        parameters=[IncidentFilterInput, *PAGE_PARAMETERS],
+        responses={200: paginated(IncidentOutput), **error_responses(400, 403)},
     )
     def get(self, request):
         filters = IncidentFilterInput(data=request.query_params)
@@ -70,7 +70,14 @@ class IncidentListCreateApi(APIView):
         incident, created = services.incident_create(
             **fields, actor=Actor.from_api_key(request.auth), created_by_key=request.auth
         )
-        if not created and incident.is_private and not can_read_private(request):
+        # Replaying a private incident's key shows it only to a key that may read it,
+        # or to the key that declared it (so a sender can retry its own request).
+        if (
+            not created
+            and incident.is_private
+            and not can_read_private(request)
+            and incident.created_by_key_id != request.auth.pk
+        ):
             raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
         return Response(
             IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -90,8 +97,8 @@ class IncidentTimelineApi(APIView):
 
     @extend_schema(
         operation_id="incidents_events_list",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-        responses={200: IncidentEventOutput(many=True), **error_responses(403, 404)},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(IncidentEventOutput), **error_responses(400, 403, 404)},
     )
     def get(self, request, incident_id: str):
         incident = get_visible_incident(request, incident_id)
@@ -141,8 +148,8 @@ class ServiceListCreateApi(APIView):
 
     @extend_schema(
         operation_id="services_list",
-        parameters=[OpenApiParameter("cursor", str), OpenApiParameter("limit", int)],
-        responses={200: ServiceOutput(many=True), **error_responses(403)},
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(ServiceOutput), **error_responses(400, 403)},
     )
     def get(self, request):
         paginator = NewestFirstCursorPagination()

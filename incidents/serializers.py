@@ -49,13 +49,21 @@ class IncidentOutput(serializers.ModelSerializer):
         ]
 
 
+class ServiceIdField(serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        # Checked before the lookup: PostgreSQL refuses NUL bytes in a query.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", pk_value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)
+
+
 class IncidentCreateInput(serializers.Serializer):
     # Unknown fields are ignored (not an error), so senders may post richer bodies.
     title = serializers.CharField(max_length=500)
     idempotency_key = serializers.CharField(max_length=255)
     summary = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=Incident.Severity.choices, default=Incident.Severity.HIGH)
-    service_id = serializers.PrimaryKeyRelatedField(
+    service_id = ServiceIdField(
         queryset=Service.objects.all(),
         required=False,
         allow_null=True,

@@ -1,7 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from opsknight.api.errors import api_not_found
 
 api_v1 = [
     path("", include("incidents.urls")),
@@ -18,6 +20,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="api-docs",
     ),
+    # Last: any other /api/ path is a JSON 404, with DEBUG on as well as off.
+    re_path(r"^api/", api_not_found),
 ]
 
 handler400 = "opsknight.api.errors.handler400"

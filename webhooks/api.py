@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from opsknight.api.pagination import NewestFirstCursorPagination
-from opsknight.api.schema import error_responses
+from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
 from webhooks import selectors, services
 from webhooks.models import Delivery, WebhookEndpoint
@@ -46,7 +46,11 @@ def get_delivery(delivery_id: str) -> Delivery:
 class WebhookListCreateApi(APIView):
     required_scopes = {"GET": MANAGE, "POST": MANAGE}
 
-    @extend_schema(operation_id="webhooks_list", responses={200: EndpointOutput(many=True), **error_responses(403)})
+    @extend_schema(
+        operation_id="webhooks_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(EndpointOutput), **error_responses(400, 403)},
+    )
     def get(self, request):
         paginator = NewestFirstCursorPagination()
         page = paginator.paginate_queryset(selectors.endpoint_list(), request, view=self)
@@ -130,8 +134,8 @@ class WebhookDeliveriesApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_deliveries_list",
-        parameters=[DeliveryFilterInput],
-        responses={200: DeliveryOutput(many=True), **error_responses(400, 403, 404)},
+        parameters=[DeliveryFilterInput, *PAGE_PARAMETERS],
+        responses={200: paginated(DeliveryOutput), **error_responses(400, 403, 404)},
     )
     def get(self, request, endpoint_id: str):
         endpoint = get_endpoint(endpoint_id)

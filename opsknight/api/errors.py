@@ -3,6 +3,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -44,6 +45,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, DataError):
+        # The database refused a value (a NUL byte, a number out of range): bad input.
+        exc = exceptions.ValidationError(
+            {"non_field_errors": ["A value in the request cannot be stored or searched for."]}
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -70,9 +76,13 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def api_not_found(request):
+    return _json_error(request, status_code=404, code="not_found", message=f"No such resource: {request.path}")
+
+
 def handler404(request, exception=None):
     if _is_api(request):
-        return _json_error(request, status_code=404, code="not_found", message=f"No such resource: {request.path}")
+        return api_not_found(request)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

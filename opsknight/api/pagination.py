@@ -1,3 +1,4 @@
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -10,6 +11,13 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def decode_cursor(self, request):
+        # DRF answers 404 for a cursor it cannot read; it is bad input, so 400.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Invalid cursor: use the `next` URL of a previous page."]}) from None
 
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.get_next_link()})

@@ -1,6 +1,6 @@
 """Shapes shared by the OpenAPI descriptions of every API view."""
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ErrorResponse = inline_serializer(
@@ -21,3 +21,21 @@ ErrorResponse = inline_serializer(
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """The error statuses an operation can answer, plus 401 which every one can."""
     return {status: OpenApiResponse(ErrorResponse) for status in sorted({401, *statuses})}
+
+
+def paginated(serializer_class) -> serializers.Serializer:
+    """The schema of a cursor-paginated list of `serializer_class`: `{"results", "next"}`."""
+    name = serializer_class.__name__.removesuffix("Output")
+    return inline_serializer(
+        name=f"{name}Page",
+        fields={
+            "results": serializer_class(many=True),
+            "next": serializers.URLField(allow_null=True, help_text="The next page, or null on the last one."),
+        },
+    )
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="From the `next` URL of the previous page."),
+    OpenApiParameter("limit", int, description="Items per page: 50 by default, 200 at most."),
+]
