@@ -148,12 +148,19 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
 
 def _create_deliveries(*, event: Event, endpoints, origin: str) -> list[Delivery]:
     now = timezone.now()
-    return _save_and_enqueue([_new_delivery(event.id, endpoint, origin, now) for endpoint in endpoints])
+    return _save_and_enqueue(
+        [_new_delivery(event.id, endpoint, origin, now, is_test=event.is_test) for endpoint in endpoints]
+    )
 
 
-def _new_delivery(event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime) -> Delivery:
+def _new_delivery(
+    event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime, *, is_test: bool = False
+) -> Delivery:
     # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
-    return Delivery(event_id=event_id, endpoint=endpoint, origin=origin, next_attempt_at=now, enqueued_at=now)
+    # A redelivered test event stays marked as a test (out of real-delivery stats and filters).
+    return Delivery(
+        event_id=event_id, endpoint=endpoint, origin=origin, is_test=is_test, next_attempt_at=now, enqueued_at=now
+    )
 
 
 def _save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
