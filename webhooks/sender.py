@@ -128,15 +128,21 @@ def build_headers(
     }
 
 
-def _read_excerpt(response: requests.Response) -> bytes:
+def _read_excerpt(response: requests.Response, *, deadline: float) -> bytes:
+    """At most WEBHOOK_RESPONSE_MAX_READ_BYTES, and no reading past `deadline`: the read
+    timeout applies to each read, so a receiver that drips its answer a few bytes at a
+    time could otherwise hold the attempt past its lease."""
     limit = settings.WEBHOOK_RESPONSE_MAX_READ_BYTES
     chunks, size = [], 0
     try:
-        for chunk in response.iter_content(chunk_size=8192):
+        # read1: whatever one read brings, so the deadline is checked between reads
+        # (read(n) would wait for all n bytes).
+        while size < limit and time.monotonic() < deadline:
+            chunk = response.raw.read1(8192, decode_content=True)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size >= limit:
-                break
     finally:
         # A fully read answer gives its connection back to the pool; a cut-off one is closed.
         response.close()
@@ -159,7 +165,8 @@ def send(*, url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
         )
         result.response_status = response.status_code
         result.response_headers = dict(response.headers)
-        excerpt = _read_excerpt(response)[: settings.WEBHOOK_RESPONSE_EXCERPT_BYTES]
+        deadline = clock + settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
+        excerpt = _read_excerpt(response, deadline=deadline)[: settings.WEBHOOK_RESPONSE_EXCERPT_BYTES]
         result.response_body_excerpt = excerpt.decode("utf-8", errors="replace")
     except TargetRefused as error:
         result.error_class, result.error_message = "TargetRefused", str(error)
