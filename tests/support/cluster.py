@@ -105,6 +105,10 @@ class CeleryCluster:
         self.workers.append(worker)
         return worker
 
+    def remove_worker(self, worker: CeleryProcess) -> None:
+        worker.stop()
+        self.workers.remove(worker)
+
     def stop(self) -> None:
         for process in [*self.workers, self.beat]:
             process.stop()
