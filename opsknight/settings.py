@@ -170,6 +170,11 @@ CELERY_TIMEZONE = "UTC"
 # second worker before it is due; longer delays are left to the dispatcher.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fix-up closes the database connection around every task unless this
+# is set; a new PostgreSQL connection per task costs more than the task. Connections
+# are instead recycled like in a web request (CONN_MAX_AGE, health checks): see
+# opsknight/celery.py.
+CELERY_DB_REUSE_MAX = 10**9
 
 # --- Webhook delivery ------------------------------------------------------------
 
@@ -196,6 +201,15 @@ WEBHOOK_DISPATCH_INTERVAL = env.float("WEBHOOK_DISPATCH_INTERVAL", default=5.0)
 WEBHOOK_REDISPATCH_AFTER = env.float("WEBHOOK_REDISPATCH_AFTER", default=30.0)
 # A worker's claim on a delivery; longer than the slowest possible attempt.
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 30)
+# Deliveries per task: a commit's deliveries go out in messages of this many, and a
+# task tops its batch up with other due deliveries to this many.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+# Threads per worker process that send a batch's requests at once.
+WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=64)
+# At most this many requests in flight to one endpoint from one worker process; more
+# wait WEBHOOK_DEFER_SECONDS, so a slow endpoint cannot hold every sending thread.
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=8)
+WEBHOOK_DEFER_SECONDS = env.float("WEBHOOK_DEFER_SECONDS", default=1.0)
 # How long the previous secret keeps signing after a rotation.
 WEBHOOK_SECRET_ROTATION_OVERLAP = env.float("WEBHOOK_SECRET_ROTATION_OVERLAP", default=24 * 3600)
 # How much of a receiver's answer the attempt log keeps, and the most that is read.

@@ -10,7 +10,7 @@ from opsknight.celery import app
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "webhooks.tasks.deliver"
+DELIVER_TASK = "webhooks.tasks.deliver_batch"
 # Fail fast when Redis is down: the dispatcher re-enqueues, a request must not hang.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
@@ -22,9 +22,13 @@ def countdown_fits(delay: float) -> bool:
 
 
 def enqueue_deliveries(delivery_ids: list[str], *, countdown: float | None = None) -> None:
+    """One message per WEBHOOK_BATCH_SIZE deliveries: a fan-out to a thousand endpoints
+    is a few messages, each sent concurrently by one task."""
+    size = settings.WEBHOOK_BATCH_SIZE
     try:
-        for delivery_id in delivery_ids:
-            app.send_task(DELIVER_TASK, args=[delivery_id], countdown=countdown, retry_policy=_PUBLISH_RETRY)
+        for start in range(0, len(delivery_ids), size):
+            batch = delivery_ids[start : start + size]
+            app.send_task(DELIVER_TASK, args=[batch], countdown=countdown, retry_policy=_PUBLISH_RETRY)
     except Exception:  # noqa: BLE001 - any broker failure: the dispatcher takes over
         logger.warning("Could not enqueue %d deliveries; the dispatcher will retry them.", len(delivery_ids))
 

@@ -1,11 +1,17 @@
 """Transport: build the signed request for one attempt and send it. No database here.
 
-One `requests.Session` per worker process reuses connections to each receiver.
+One `requests.Session` per worker process reuses connections to each receiver, and one
+thread pool per process sends a batch's requests at once (`send_many`), with at most
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests in flight to any one endpoint, so a slow
+endpoint cannot take every thread.
 Redirects are never followed (a 3xx is a failure), and at most a bounded prefix of
 the answer is read, so a huge or endless response cannot tie up a worker.
 """
 
+import threading
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -186,5 +192,74 @@ def _describe(error: requests.RequestException) -> str:
             return "Connection refused."
         if "reset" in reason.lower():
             return "Connection reset by the receiver."
+        if "remote end closed connection" in reason.lower():
+            return "The receiver closed the connection without answering."
         return reason[:500]
     return str(error)[:500]
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    # Requests with the same key share the per-endpoint cap; None: not capped (Send Test).
+    endpoint_key: str | None
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+_in_flight: dict[str, int] = defaultdict(int)
+_in_flight_lock = threading.Lock()
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=settings.WEBHOOK_SEND_THREADS, thread_name_prefix="send")
+        return _executor
+
+
+def _reserve(key: str | None) -> bool:
+    if key is None:
+        return True
+    with _in_flight_lock:
+        if _in_flight[key] >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT:
+            return False
+        _in_flight[key] += 1
+        return True
+
+
+def _release(key: str | None) -> None:
+    if key is None:
+        return
+    with _in_flight_lock:
+        _in_flight[key] -= 1
+        if _in_flight[key] <= 0:
+            del _in_flight[key]
+
+
+def busy_endpoint_keys() -> list[str]:
+    """Endpoints with as many requests in flight from this process as they may have."""
+    with _in_flight_lock:
+        return [key for key, count in _in_flight.items() if count >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT]
+
+
+def _send_and_release(request: OutgoingRequest) -> AttemptResult:
+    try:
+        return send(url=request.url, body=request.body, headers=request.headers)
+    finally:
+        _release(request.endpoint_key)
+
+
+def send_many(requests: list[OutgoingRequest]) -> list[AttemptResult | None]:
+    """Send all at once; a result per request, in order. None: not sent, because its
+    endpoint already has its cap of requests in flight (the caller defers it)."""
+    admitted = [request for request in requests if _reserve(request.endpoint_key)]
+    if len(admitted) == 1:  # no hop through the pool for a single request
+        sent = iter([_send_and_release(admitted[0])])
+    else:
+        sent = iter(_send_pool().map(_send_and_release, admitted))
+    admitted_ids = {id(request) for request in admitted}
+    return [next(sent) if id(request) in admitted_ids else None for request in requests]

@@ -7,11 +7,12 @@ and marks the delivery succeeded, due again, or failed.
 """
 
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -182,24 +183,66 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
-    """Claim the delivery if it is due and nobody holds it, send it, record the attempt.
-    Returns None when there was nothing to do (not due, leased, finished or gone), which
-    makes the task safe to run any number of times."""
+def deliveries_attempt(*, delivery_ids: list[str], fill_to: int = 0) -> list[DeliveryAttempt]:
+    """Claim those of `delivery_ids` that are due and free and, with `fill_to`, other due
+    deliveries up to that many (so one task works through a backlog instead of one
+    message per delivery), send them all at once, and record the attempts in a few bulk
+    statements. Returns the attempts made. Nothing to do (not due, leased, finished,
+    gone) returns []: a task is safe to run any number of times."""
     now = timezone.now()
-    claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
-        locked_until=_lease_until(now), attempt_count=F("attempt_count") + 1
-    )
+    claimed = _claim(delivery_ids, now)
+    if fill_to > len(claimed):
+        claimed += _claim_more(limit=fill_to - len(claimed), now=now, skip_endpoints=sender.busy_endpoint_keys())
     if not claimed:
-        return None
-    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    return _send_and_record(delivery)
+        return []
+    deliveries = list(Delivery.objects.filter(pk__in=claimed).select_related("event", "endpoint"))
+    return _send_and_record(deliveries)
 
 
-def _send_and_record(delivery: Delivery) -> DeliveryAttempt:
+def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
+    """One delivery: its attempt, or None when there was nothing to do."""
+    attempts = deliveries_attempt(delivery_ids=[delivery_id])
+    return attempts[0] if attempts else None
+
+
+def _claim(delivery_ids: list[str], now: datetime) -> list[str]:
+    """Take the lease on those of `delivery_ids` that are due and free, in one statement
+    that also says which ones it took."""
+    if not delivery_ids:
+        return []
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(delivery_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET locked_until = %s, attempt_count = attempt_count + 1 "
+            f"WHERE id IN ({placeholders}) AND status = %s AND next_attempt_at <= %s "
+            "AND (locked_until IS NULL OR locked_until <= %s) RETURNING id",
+            [adapt(_lease_until(now)), *delivery_ids, Delivery.Status.PENDING, adapt(now), adapt(now)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _claim_more(*, limit: int, now: datetime, skip_endpoints: list[str]) -> list[str]:
+    """Take the lease on up to `limit` more due, free deliveries, oldest due first,
+    skipping rows another worker is claiming (PostgreSQL's SKIP LOCKED) and endpoints
+    this process already sends to at their cap. Elsewhere (SQLite): none."""
+    if connection.vendor != "postgresql" or limit <= 0:
+        return []
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET locked_until = %s, attempt_count = attempt_count + 1 WHERE id IN ("
+            f"SELECT id FROM {table} WHERE status = %s AND next_attempt_at <= %s "
+            "AND (locked_until IS NULL OR locked_until <= %s) AND NOT (endpoint_id = ANY(%s)) "
+            "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+            [_lease_until(now), Delivery.Status.PENDING, now, now, skip_endpoints, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingRequest:
     endpoint, event = delivery.endpoint, delivery.event
-    if not endpoint.is_active and delivery.origin == Delivery.Origin.EVENT:
-        return _record_attempt(delivery, _not_sent("The endpoint is disabled."), final=True)
     body = event.payload.encode("utf-8")
     headers = sender.build_headers(
         delivery_id=delivery.id,
@@ -207,10 +250,41 @@ def _send_and_record(delivery: Delivery) -> DeliveryAttempt:
         event_type=event.type,
         body=body,
         secrets=endpoint.signing_secrets(),
-        timestamp=int(time.time()),
+        timestamp=timestamp,
     )
-    result = sender.send(url=endpoint.url, body=body, headers=headers)
-    return _record_attempt(delivery, result, final=delivery.is_test)
+    # Send Test answers the operator now: it does not wait behind the endpoint's cap.
+    return sender.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk)
+
+
+def _send_and_record(deliveries: list[Delivery]) -> list[DeliveryAttempt]:
+    records, to_send = [], []
+    for delivery in deliveries:
+        if not delivery.endpoint.is_active and delivery.origin == Delivery.Origin.EVENT:
+            records.append((delivery, _not_sent("The endpoint is disabled."), True))
+        else:
+            to_send.append(delivery)
+    timestamp = int(time.time())
+    results = sender.send_many([_signed_request(delivery, timestamp) for delivery in to_send])
+    deferred = [delivery for delivery, result in zip(to_send, results, strict=True) if result is None]
+    records += [
+        (delivery, result, delivery.is_test)
+        for delivery, result in zip(to_send, results, strict=True)
+        if result is not None
+    ]
+    if deferred:
+        _defer(deferred)
+    return _record_attempts(records)
+
+
+def _defer(deliveries: list[Delivery]) -> None:
+    """Give back, uncounted, deliveries whose endpoint is at its in-flight cap: they are
+    due again in WEBHOOK_DEFER_SECONDS, when a slot may be free."""
+    later = timezone.now() + timedelta(seconds=settings.WEBHOOK_DEFER_SECONDS)
+    ids = [delivery.pk for delivery in deliveries]
+    Delivery.objects.filter(pk__in=ids).update(
+        locked_until=None, attempt_count=F("attempt_count") - 1, next_attempt_at=later, enqueued_at=later
+    )
+    queue.enqueue_deliveries(ids, countdown=settings.WEBHOOK_DEFER_SECONDS)
 
 
 def _not_sent(message: str) -> sender.AttemptResult:
@@ -219,13 +293,11 @@ def _not_sent(message: str) -> sender.AttemptResult:
     )
 
 
-def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: bool) -> DeliveryAttempt:
-    """Log the attempt and move the delivery on: succeeded, due again (per the retry
-    policy and any Retry-After), or failed. `final`: no retry whatever the outcome (test
-    sends report at once; a disabled endpoint gets nothing). A 410 Gone ends the
-    delivery and disables the endpoint."""
-    now = timezone.now()
-    gone = result.response_status == 410
+def _outcome(delivery: Delivery, result: sender.AttemptResult, *, final: bool, now: datetime):
+    """The delivery's new state after this attempt, and the retry delay if there is one:
+    succeeded; due again (per the retry policy and any Retry-After); or failed. `final`:
+    no retry whatever the outcome (a test send reports at once; a disabled endpoint gets
+    nothing). A 410 Gone ends the delivery (and disables the endpoint)."""
     update = {
         "locked_until": None,
         "last_status_code": result.response_status,
@@ -234,69 +306,95 @@ def _record_attempt(delivery: Delivery, result: sender.AttemptResult, *, final: 
     delay = None
     if result.succeeded:
         update.update(status=Delivery.Status.SUCCEEDED, next_attempt_at=None, completed_at=now)
+        return update, None
+    if not (final or result.response_status == 410):
+        retry_after = None
+        if result.response_status in retries.RETRY_AFTER_STATUSES:
+            retry_after = retries.parse_retry_after(_header(result.response_headers, "Retry-After"), now=now)
+        delay = retries.next_retry_delay(attempts_made=delivery.attempt_count, retry_after=retry_after)
+    if delay is None:
+        update.update(status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now)
     else:
-        if not (final or gone):
-            retry_after = None
-            if result.response_status in retries.RETRY_AFTER_STATUSES:
-                retry_after = retries.parse_retry_after(_header(result.response_headers, "Retry-After"), now=now)
-            delay = retries.next_retry_delay(attempts_made=delivery.attempt_count, retry_after=retry_after)
-        if delay is None:
-            update.update(status=Delivery.Status.FAILED, next_attempt_at=None, completed_at=now)
-        else:
-            # With a countdown message on the queue the dispatcher leaves it alone;
-            # a delay too long for a countdown is the dispatcher's to enqueue.
-            enqueued_at = now + timedelta(seconds=delay) if queue.countdown_fits(delay) else None
-            update.update(next_attempt_at=now + timedelta(seconds=delay), enqueued_at=enqueued_at)
-    with transaction.atomic():
-        attempt = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=delivery.attempt_count,
-            started_at=result.started_at,
-            duration_ms=result.duration_ms,
-            url=delivery.endpoint.url,
-            request_headers=result.request_headers,
-            response_status=result.response_status,
-            response_headers=result.response_headers,
-            response_body_excerpt=result.response_body_excerpt,
-            error_class=result.error_class,
-            error_message=result.error_message,
-            outcome=DeliveryAttempt.Outcome.SUCCEEDED if result.succeeded else DeliveryAttempt.Outcome.FAILED,
-        )
-        Delivery.objects.filter(pk=delivery.pk).update(**update)
+        # With a countdown message on the queue the dispatcher leaves it alone; a delay
+        # too long for a countdown is the dispatcher's to enqueue.
+        enqueued_at = now + timedelta(seconds=delay) if queue.countdown_fits(delay) else None
+        update.update(next_attempt_at=now + timedelta(seconds=delay), enqueued_at=enqueued_at)
+    return update, delay
+
+
+def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]]) -> list[DeliveryAttempt]:
+    """Log the attempts and move each delivery on, in one transaction: one bulk insert,
+    one update per distinct new state (a batch's successes share one), retries enqueued
+    on commit grouped by delay, and endpoint health once per endpoint."""
+    now = timezone.now()
+    attempts, by_state, retry_groups, health = [], defaultdict(list), defaultdict(list), {}
+    for delivery, result, final in records:
+        update, delay = _outcome(delivery, result, final=final, now=now)
+        by_state[tuple(sorted(update.items()))].append(delivery.pk)
         if delay is not None and queue.countdown_fits(delay):
-            queue.enqueue_deliveries_on_commit([delivery.id], countdown=delay)
+            retry_groups[delay].append(delivery.pk)
+        attempts.append(
+            DeliveryAttempt(
+                delivery=delivery,
+                number=delivery.attempt_count,
+                started_at=result.started_at,
+                duration_ms=result.duration_ms,
+                url=delivery.endpoint.url,
+                request_headers=result.request_headers,
+                response_status=result.response_status,
+                response_headers=result.response_headers,
+                response_body_excerpt=result.response_body_excerpt,
+                error_class=result.error_class,
+                error_message=result.error_message,
+                outcome=DeliveryAttempt.Outcome.SUCCEEDED if result.succeeded else DeliveryAttempt.Outcome.FAILED,
+            )
+        )
         if not delivery.is_test and delivery.endpoint.is_active:
-            _track_endpoint_health(delivery.endpoint, succeeded=result.succeeded, gone=gone, now=now)
-    for name, value in update.items():
-        setattr(delivery, name, value)
-    return attempt
+            seen = health.setdefault(delivery.endpoint_id, {"endpoint": delivery.endpoint, "ok": False, "gone": False})
+            seen["ok"] |= result.succeeded
+            seen["gone"] |= result.response_status == 410
+        for name, value in update.items():
+            setattr(delivery, name, value)
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts)
+        for state, ids in by_state.items():
+            Delivery.objects.filter(pk__in=ids).update(**dict(state))
+        for delay, ids in retry_groups.items():
+            queue.enqueue_deliveries_on_commit(ids, countdown=delay)
+        _track_endpoint_health(list(health.values()), now=now)
+    return attempts
 
 
 def _header(headers: dict, name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
 
 
-def _track_endpoint_health(endpoint: WebhookEndpoint, *, succeeded: bool, gone: bool, now: datetime) -> None:
-    """Any success clears the failing window; a failure opens it or, once it is older
-    than WEBHOOK_DISABLE_AFTER_FAILING_FOR, disables the endpoint. Conditional updates:
-    concurrent workers agree without locking the endpoint row."""
-    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
-    if succeeded:
-        if endpoint.failing_since is not None:
-            endpoints.update(failing_since=None)
-        return
-    if gone:
-        endpoint_disable(endpoint=endpoint, reason="The receiver answered 410 Gone.", now=now)
-        return
+def _track_endpoint_health(outcomes: list[dict], *, now: datetime) -> None:
+    """Per endpoint of a batch (`{"endpoint", "ok", "gone"}`): any success clears the
+    failing window; otherwise a 410 disables the endpoint, and a failure opens the
+    window or, once it is older than WEBHOOK_DISABLE_AFTER_FAILING_FOR, disables the
+    endpoint. One statement per kind of change, conditional so that concurrent workers
+    agree without locking endpoint rows."""
     window = timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_FAILING_FOR)
-    if endpoint.failing_since is None:
-        endpoints.filter(failing_since__isnull=True).update(failing_since=now)
-    elif endpoint.failing_since <= now - window:
-        endpoint_disable(
-            endpoint=endpoint,
-            reason=f"Every attempt failed for {_duration(window)} (since {payloads.iso_z(endpoint.failing_since)}).",
-            now=now,
-        )
+    recovered, opened = [], []
+    for outcome in outcomes:
+        endpoint = outcome["endpoint"]
+        if outcome["ok"]:
+            if endpoint.failing_since is not None:
+                recovered.append(endpoint.pk)
+        elif outcome["gone"]:
+            endpoint_disable(endpoint=endpoint, reason="The receiver answered 410 Gone.", now=now)
+        elif endpoint.failing_since is None:
+            opened.append(endpoint.pk)
+        elif endpoint.failing_since <= now - window:
+            since = payloads.iso_z(endpoint.failing_since)
+            endpoint_disable(
+                endpoint=endpoint, reason=f"Every attempt failed for {_duration(window)} (since {since}).", now=now
+            )
+    if recovered:
+        WebhookEndpoint.objects.filter(pk__in=recovered).update(failing_since=None)
+    if opened:
+        WebhookEndpoint.objects.filter(pk__in=opened, failing_since__isnull=True).update(failing_since=now)
 
 
 def _duration(window: timedelta) -> str:
@@ -387,7 +485,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
             next_attempt_at=now,
             locked_until=_lease_until(now),
         )
-    return _send_and_record(delivery)
+    return _send_and_record([delivery])[0]
 
 
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:

@@ -1,13 +1,21 @@
 """Celery tasks: fetch by id, call a service. Both are safe to run more than once."""
 
 from celery import shared_task
+from django.conf import settings
 
 from webhooks import services
 
 
+@shared_task(name="webhooks.tasks.deliver_batch", acks_late=True, ignore_result=True)
+def deliver_batch(delivery_ids: list[str]) -> None:
+    # Topped up with other due deliveries: under load one task serves a whole batch.
+    services.deliveries_attempt(delivery_ids=delivery_ids, fill_to=settings.WEBHOOK_BATCH_SIZE)
+
+
 @shared_task(name="webhooks.tasks.deliver", acks_late=True, ignore_result=True)
 def deliver(delivery_id: str) -> None:
-    services.delivery_attempt(delivery_id=delivery_id)
+    """One delivery: the message shape of earlier versions, still on queues after an upgrade."""
+    deliver_batch([delivery_id])
 
 
 @shared_task(name="webhooks.tasks.dispatch_due_deliveries", ignore_result=True)

@@ -1,0 +1,57 @@
+"""The per-endpoint in-flight cap: a batch sends at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
+requests to one endpoint at once; the rest are handed back uncounted, due shortly."""
+
+import threading
+import time
+
+import pytest
+from django.utils import timezone
+
+from incidents import services as incident_services
+from tests.support.receiver import Reply
+from webhooks import sender, services
+from webhooks.models import Delivery, DeliveryAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def test_deliveries_over_the_cap_are_deferred_uncounted(receiver, system_actor, settings):
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
+    settings.WEBHOOK_DEFER_SECONDS = 1.0
+    endpoint = services.endpoint_create(name="capped", url=receiver.url("/capped"))
+    for n in range(5):
+        incident_services.incident_create(title=f"t{n}", idempotency_key=f"cap-{n}", actor=system_actor)
+    ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
+
+    before = timezone.now()
+    attempts = services.deliveries_attempt(delivery_ids=ids)
+
+    assert len(attempts) == 3 and len(receiver.received("/capped")) == 3
+    deferred = Delivery.objects.filter(endpoint=endpoint, status="pending")
+    assert deferred.count() == 2
+    for delivery in deferred:
+        assert delivery.attempt_count == 0 and delivery.locked_until is None
+        assert 0.9 <= (delivery.next_attempt_at - before).total_seconds() <= 2.0
+    assert DeliveryAttempt.objects.filter(delivery__in=deferred).count() == 0
+
+
+def test_a_slow_endpoint_holds_only_its_own_slots(receiver, settings):
+    """While one endpoint's requests hang, another endpoint's go straight through."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 2
+    settings.WEBHOOK_READ_TIMEOUT = 5.0
+    receiver.script("/slow", [Reply(status=200, delay=1.5)] * 4)
+    slow = [sender.OutgoingRequest(receiver.url("/slow"), b"{}", {}, "slow") for _ in range(4)]
+    fast = [sender.OutgoingRequest(receiver.url("/fast"), b"{}", {}, "fast") for _ in range(2)]
+
+    holder = threading.Thread(target=sender.send_many, args=(slow,))
+    holder.start()
+    time.sleep(0.2)  # the slow endpoint now has its 2 slots taken
+    assert sender.busy_endpoint_keys() == ["slow"]
+    started = time.monotonic()
+    results = sender.send_many([*fast, slow[0]])
+    assert time.monotonic() - started < 1.0
+    assert [r.response_status for r in results[:2]] == [200, 200]
+    assert results[2] is None  # over the slow endpoint's cap: not sent, the caller defers it
+    holder.join()
+    assert sender.busy_endpoint_keys() == []
