@@ -1,0 +1,287 @@
+"""The webhook delivery benchmark: `python -m bench` (or `make bench`).
+
+    python -m bench [--scenarios 1,2,...] [--quick] [--workers N] [--concurrency N]
+                    [--pool threads] [--out FILE]
+
+Runs against the real stack on this machine: PostgreSQL (database opsknight_bench on
+the server of DATABASE_URL, created and migrated if missing), Redis (database 13 of
+REDIS_URL's server), real Celery workers and beat started as subprocesses, and a fast
+receiver process on 127.0.0.1. Prints one Markdown table on stdout (progress goes to
+stderr); every figure also as a ratio to the baseline measured in the same run.
+"""
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.stack import (
+    ROOT,
+    ReceiverProcess,
+    base_environment,
+    bench_database_url,
+    bench_redis_url,
+    check_loopback,
+    cores,
+    ensure_database,
+    log,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="comma-separated, e.g. 1,2,3 (1 always runs)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 4 minutes")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
+    parser.add_argument("--concurrency", type=int, default=16, help="threads per worker (default 16)")
+    parser.add_argument("--pool", default="threads", help="Celery pool (default threads)")
+    parser.add_argument(
+        "--emitters", type=int, default=2, help="processes creating incidents, like a web tier (default 2)"
+    )
+    parser.add_argument("--baseline-threads", type=int, help="threads per baseline process (default: --concurrency)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every process of the stack, e.g. --env WEBHOOK_BATCH_SIZE=100 (repeatable)",
+    )
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the workers during scenario 2 (needs py-spy installed)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        chosen = sorted({int(part) for part in args.scenarios.split(",") if part.strip()})
+    except ValueError:
+        parser.error("--scenarios takes numbers 1-7, comma-separated")
+    if not set(chosen) <= set(range(1, 8)):
+        parser.error("--scenarios takes numbers 1-7")
+    # Every figure is a ratio to the baseline of the same run; isolation is judged
+    # against the latency scenario.
+    chosen = sorted({1, *chosen, *([3] if 5 in chosen else [])})
+    args.scenario_list = chosen
+    overrides = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--env takes NAME=VALUE, not {item!r}")
+        overrides[name] = value
+    args.overrides = overrides
+    return args
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def engine_fingerprint() -> str:
+    """A hash of the engine's source (webhooks/, incidents/, opsknight/), to tell whether
+    it changed while the benchmark ran."""
+    digest = hashlib.sha256()
+    for folder in ("webhooks", "incidents", "opsknight"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def code_version() -> str:
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    engine = [path for path in changed if path.split("/")[0] in ("webhooks", "incidents", "opsknight")]
+    if engine:
+        return f"{commit} + uncommitted changes in {', '.join(engine)}"
+    return commit
+
+
+def engine_settings(settings) -> str:
+    """Every WEBHOOK_* number the engine reads (whatever it has today), and Celery's prefetch."""
+    names = sorted(name for name in dir(settings) if name.startswith("WEBHOOK_"))
+    shown = [
+        f"{name}={getattr(settings, name):g}"
+        for name in names
+        if isinstance(getattr(settings, name), int | float) and not isinstance(getattr(settings, name), bool)
+    ]
+    lists = [
+        f"{name}={','.join(f'{v:g}' for v in getattr(settings, name))}" for name in names if name.endswith("DELAYS")
+    ]
+    return ", ".join([*shown, *lists])
+
+
+def render(rows, *, header: list[str]) -> str:
+    lines = [*header, ""]
+    lines.append("| # | Scenario | Figure | Target | Met | Ratio to baseline | Receiver CPU | Took | Notes |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        cells = [
+            str(row.number), row.name, row.figure, row.target, row.met, row.ratio, row.receiver_cpu,
+            f"{row.seconds:.0f} s", row.notes,
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cell.replace("|", "/").replace("\n", " ") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def services_identity(database_url: str, redis_url: str) -> tuple:
+    """Changes when PostgreSQL or Redis restarts (other work on this machine may do that)."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+    run_id = redis.Redis.from_url(redis_url, socket_timeout=5).info("server")["run_id"]
+    return started, run_id
+
+
+def services_up(database_url: str, redis_url: str, *, deadline: float) -> tuple:
+    from django.db import connections
+
+    until = time.monotonic() + deadline
+    while True:
+        try:
+            identity = services_identity(database_url, redis_url)
+            connections.close_all()  # a connection from before a restart is dead
+            return identity
+        except Exception as error:  # noqa: BLE001 - down for now: wait for it, up to the deadline
+            if time.monotonic() > until:
+                raise RuntimeError(f"PostgreSQL or Redis is down: {error!r}") from error
+            time.sleep(1)
+
+
+def run_scenario(number: int, bench, database_url: str, redis_url: str):
+    """One scenario, once more if PostgreSQL or Redis restarted under it (the row says so)."""
+    from bench.scenarios import NAMES, SCENARIOS, Row
+
+    began = time.monotonic()
+    disturbed = ""
+    for attempt in (1, 2):
+        log(f"scenario {number}: {NAMES[number]}" + (" (again)" if attempt == 2 else ""))
+        try:
+            before = services_up(database_url, redis_url, deadline=120)
+            row = SCENARIOS[number](bench)
+            failure = None
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # noqa: BLE001 - one broken scenario must not lose the others
+            log(f"scenario {number} failed: {error!r}")
+            row = Row(number, NAMES[number], figure="**error**", met="**no**", notes=f"{error!r}"[:300])
+            failure = error
+        try:
+            restarted = services_up(database_url, redis_url, deadline=120) != before
+        except RuntimeError as error:
+            restarted, failure = True, failure or error
+        if not restarted:
+            break
+        disturbed = "PostgreSQL or Redis restarted during a first try (other work on the machine); run again"
+        log(f"scenario {number}: {disturbed}")
+    else:
+        disturbed = "**PostgreSQL or Redis restarted during both tries: figures disturbed**"
+    if disturbed:
+        row.notes = f"{row.notes}; {disturbed}" if row.notes else disturbed
+    row.seconds = time.monotonic() - began
+    log(f"scenario {number} done in {row.seconds:.0f} s: {row.figure}")
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    database_url = bench_database_url(os.environ.get("DATABASE_URL"))
+    redis_url = bench_redis_url(os.environ.get("REDIS_URL"))
+    for url in (database_url, redis_url):
+        check_loopback(url)
+    env = {**base_environment(database_url, redis_url), **args.overrides}
+
+    # SIGTERM behaves like Ctrl-C: unwind through every `finally`, stopping what we started.
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+
+    started = time.monotonic()
+    version, fingerprint = code_version(), engine_fingerprint()
+    log(f"code {version}; scenarios {args.scenario_list}; {'quick' if args.quick else 'full'} run")
+    ensure_database(database_url)
+
+    from bench import data
+
+    data.setup_django(env)
+    log("migrating the bench database")
+    data.migrate()
+
+    from django.conf import settings
+
+    from bench.scenarios import EMITTER_THREADS, Bench, Options, Row
+
+    options = Options(
+        workers=args.workers,
+        pool=args.pool,
+        concurrency=args.concurrency,
+        quick=args.quick,
+        emitters=args.emitters,
+        baseline_threads=args.baseline_threads,
+        profile=args.profile,
+    )
+    rows: list[Row] = []
+    tmp = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))
+    receiver = ReceiverProcess(tmp)
+    worker_env = {**os.environ, **env}
+    bench = None
+    try:
+        receiver.start()
+        log(f"receiver on 127.0.0.1:{receiver.port} (pid {receiver.pid}); logs in {tmp}")
+        bench = Bench(options=options, receiver=receiver, env=worker_env, redis_url=redis_url, tmp=tmp)
+        for number in args.scenario_list:
+            rows.append(run_scenario(number, bench, database_url, redis_url))
+    except KeyboardInterrupt:
+        log("interrupted: stopping everything")
+    finally:
+        receiver.stop()
+        try:
+            services_up(database_url, redis_url, deadline=30)
+            data.reset_state(redis_url)
+        except Exception as error:  # noqa: BLE001 - best effort; the next run resets again
+            log(f"could not clean the bench database: {error!r}")
+
+    after = engine_fingerprint()
+    header = [
+        f"## Webhook delivery benchmark ({'quick' if args.quick else 'full'} run)",
+        "",
+        f"- Code: {version} (engine source {fingerprint}"
+        + (", **changed during the run**" if after != fingerprint else "")
+        + f"); {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; took {time.monotonic() - started:.0f} s",
+        f"- Machine: nproc {cores()}; receiver, PostgreSQL, Redis, workers and the bench all on it; "
+        "CPU shares are of the whole machine",
+        f"- Celery: {args.workers} worker(s), --pool {args.pool}, --concurrency {args.concurrency}, "
+        f"prefetch multiplier {settings.CELERY_WORKER_PREFETCH_MULTIPLIER}, loglevel WARNING, one beat; "
+        "production defaults except WEBHOOK_READ_TIMEOUT=2 in scenario 5"
+        + "".join(f"; **{name}={value}**" for name, value in args.overrides.items()),
+        f"- Engine settings: {engine_settings(settings)}",
+        f"- Load: events from `incident_create` in {args.emitters} emitter process(es) × {EMITTER_THREADS} "
+        f"threads; baseline: {args.workers} process(es) × {args.baseline_threads or args.concurrency} threads",
+        "- Latency: from the Event row's `created_at` (set in the emitting transaction) to the receiver's "
+        "clock; deliveries missing at a scenario's deadline count as ∞",
+    ]
+    table = render(rows, header=header)
+    if args.profile and bench is not None and bench.profile_report:
+        report = tmp / "profile-s2.md"
+        report.write_text(bench.profile_report + "\n")
+        sys.stderr.write("\n## py-spy of the workers during scenario 2\n\n" + bench.profile_report + "\n\n")
+        log(f"profile written to {report}")
+    sys.stdout.write(table)
+    sys.stdout.flush()
+    if args.out:
+        args.out.write_text(table)
+        log(f"table written to {args.out}")
+    return 0 if len(rows) == len(args.scenario_list) else 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
