@@ -206,9 +206,12 @@ WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNE
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
 # Threads per worker process that send a batch's requests at once.
 WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=64)
-# At most this many requests in flight to one endpoint from one worker process; more
-# wait WEBHOOK_DEFER_SECONDS, so a slow endpoint cannot hold every sending thread.
+# A slow endpoint (one of its requests in flight for longer than
+# WEBHOOK_SLOW_REQUEST_SECONDS) may have at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
+# requests in flight from one worker process; more wait WEBHOOK_DEFER_SECONDS. So a
+# hanging endpoint cannot hold every sending thread, and fast ones are not held back.
 WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=8)
+WEBHOOK_SLOW_REQUEST_SECONDS = env.float("WEBHOOK_SLOW_REQUEST_SECONDS", default=1.0)
 WEBHOOK_DEFER_SECONDS = env.float("WEBHOOK_DEFER_SECONDS", default=1.0)
 # How long the previous secret keeps signing after a rotation.
 WEBHOOK_SECRET_ROTATION_OVERLAP = env.float("WEBHOOK_SECRET_ROTATION_OVERLAP", default=24 * 3600)

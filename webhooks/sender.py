@@ -1,13 +1,14 @@
 """Transport: build the signed request for one attempt and send it. No database here.
 
 One `requests.Session` per worker process reuses connections to each receiver, and one
-thread pool per process sends a batch's requests at once (`send_many`), with at most
-WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests in flight to any one endpoint, so a slow
-endpoint cannot take every thread.
+thread pool per process sends a batch's requests at once (`send_many`). A slow endpoint
+(a request in flight for over WEBHOOK_SLOW_REQUEST_SECONDS) may have at most
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests in flight, so it cannot take every thread.
 Redirects are never followed (a 3xx is a failure), and at most a bounded prefix of
 the answer is read, so a huge or endless response cannot tie up a worker.
 """
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -209,8 +210,10 @@ class OutgoingRequest:
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
-_in_flight: dict[str, int] = defaultdict(int)
+# Per endpoint: the start times (monotonic) of its requests in flight from this process.
+_in_flight: dict[str, dict[int, float]] = defaultdict(dict)
 _in_flight_lock = threading.Lock()
+_tokens = itertools.count()
 
 
 def _send_pool() -> ThreadPoolExecutor:
@@ -221,45 +224,61 @@ def _send_pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def _reserve(key: str | None) -> bool:
+def _is_capped(starts: dict[int, float], now: float) -> bool:
+    """An endpoint is held to WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT only while it is slow (a
+    request of its has been in flight longer than WEBHOOK_SLOW_REQUEST_SECONDS): a fast
+    endpoint may use the whole sending pool, a hanging one only its cap."""
+    return (
+        len(starts) >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
+        and now - min(starts.values()) > settings.WEBHOOK_SLOW_REQUEST_SECONDS
+    )
+
+
+def _reserve(key: str | None) -> int | None:
+    """A token for one request in flight to `key`, or None if the endpoint is capped."""
+    token = next(_tokens)
     if key is None:
-        return True
+        return token
+    now = time.monotonic()
     with _in_flight_lock:
-        if _in_flight[key] >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT:
-            return False
-        _in_flight[key] += 1
-        return True
+        starts = _in_flight[key]
+        if _is_capped(starts, now):
+            return None
+        starts[token] = now
+        return token
 
 
-def _release(key: str | None) -> None:
+def _release(key: str | None, token: int) -> None:
     if key is None:
         return
     with _in_flight_lock:
-        _in_flight[key] -= 1
-        if _in_flight[key] <= 0:
+        starts = _in_flight[key]
+        starts.pop(token, None)
+        if not starts:
             del _in_flight[key]
 
 
 def busy_endpoint_keys() -> list[str]:
-    """Endpoints with as many requests in flight from this process as they may have."""
+    """Endpoints this process holds back now: slow, with their cap of requests in flight."""
+    now = time.monotonic()
     with _in_flight_lock:
-        return [key for key, count in _in_flight.items() if count >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT]
+        return [key for key, starts in _in_flight.items() if _is_capped(starts, now)]
 
 
-def _send_and_release(request: OutgoingRequest) -> AttemptResult:
+def _send_and_release(request: OutgoingRequest, token: int) -> AttemptResult:
     try:
         return send(url=request.url, body=request.body, headers=request.headers)
     finally:
-        _release(request.endpoint_key)
+        _release(request.endpoint_key, token)
 
 
 def send_many(requests: list[OutgoingRequest]) -> list[AttemptResult | None]:
     """Send all at once; a result per request, in order. None: not sent, because its
-    endpoint already has its cap of requests in flight (the caller defers it)."""
-    admitted = [request for request in requests if _reserve(request.endpoint_key)]
+    endpoint is slow and already has its cap of requests in flight (the caller defers it)."""
+    tokens = [_reserve(request.endpoint_key) for request in requests]
+    admitted = [(request, token) for request, token in zip(requests, tokens, strict=True) if token is not None]
     if len(admitted) == 1:  # no hop through the pool for a single request
-        sent = iter([_send_and_release(admitted[0])])
+        sent = iter([_send_and_release(*admitted[0])])
     else:
-        sent = iter(_send_pool().map(_send_and_release, admitted))
-    admitted_ids = {id(request) for request in admitted}
-    return [next(sent) if id(request) in admitted_ids else None for request in requests]
+        sent = _send_pool().map(_send_and_release, *zip(*admitted, strict=True)) if admitted else iter(())
+    return [next(sent) if token is not None else None for token in tokens]

@@ -1,5 +1,6 @@
-"""The per-endpoint in-flight cap: a batch sends at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
-requests to one endpoint at once; the rest are handed back uncounted, due shortly."""
+"""The per-endpoint in-flight cap: a slow endpoint (a request in flight for longer than
+WEBHOOK_SLOW_REQUEST_SECONDS) gets at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests at
+once; the rest are handed back uncounted, due shortly. A fast endpoint is not held back."""
 
 import threading
 import time
@@ -15,13 +16,26 @@ from webhooks.models import Delivery, DeliveryAttempt
 pytestmark = pytest.mark.django_db
 
 
-def test_deliveries_over_the_cap_are_deferred_uncounted(receiver, system_actor, settings):
-    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
-    settings.WEBHOOK_DEFER_SECONDS = 1.0
-    endpoint = services.endpoint_create(name="capped", url=receiver.url("/capped"))
+def five_deliveries(receiver, system_actor, path: str):
+    endpoint = services.endpoint_create(name=path, url=receiver.url(path))
     for n in range(5):
-        incident_services.incident_create(title=f"t{n}", idempotency_key=f"cap-{n}", actor=system_actor)
-    ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
+        incident_services.incident_create(title=f"t{n}", idempotency_key=f"{path}-{n}", actor=system_actor)
+    return endpoint, list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
+
+
+def test_a_fast_endpoint_is_not_held_to_the_cap(receiver, system_actor, settings):
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
+    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 1.0
+    endpoint, ids = five_deliveries(receiver, system_actor, "/fast")
+    assert len(services.deliveries_attempt(delivery_ids=ids)) == 5
+    assert not Delivery.objects.filter(endpoint=endpoint, status="pending").exists()
+
+
+def test_deliveries_over_a_slow_endpoints_cap_are_deferred_uncounted(receiver, system_actor, settings):
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
+    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.0  # every request in flight counts as slow
+    settings.WEBHOOK_DEFER_SECONDS = 1.0
+    endpoint, ids = five_deliveries(receiver, system_actor, "/capped")
 
     before = timezone.now()
     attempts = services.deliveries_attempt(delivery_ids=ids)
@@ -39,6 +53,7 @@ def test_a_slow_endpoint_holds_only_its_own_slots(receiver, settings):
     """While one endpoint's requests hang, another endpoint's go straight through."""
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 2
+    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.1
     settings.WEBHOOK_READ_TIMEOUT = 5.0
     receiver.script("/slow", [Reply(status=200, delay=1.5)] * 4)
     slow = [sender.OutgoingRequest(receiver.url("/slow"), b"{}", {}, "slow") for _ in range(4)]
@@ -46,7 +61,7 @@ def test_a_slow_endpoint_holds_only_its_own_slots(receiver, settings):
 
     holder = threading.Thread(target=sender.send_many, args=(slow,))
     holder.start()
-    time.sleep(0.2)  # the slow endpoint now has its 2 slots taken
+    time.sleep(0.3)  # its requests are now in flight for longer than 0.1 s: it is slow
     assert sender.busy_endpoint_keys() == ["slow"]
     started = time.monotonic()
     results = sender.send_many([*fast, slow[0]])
