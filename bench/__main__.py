@@ -161,6 +161,7 @@ def run_scenario(number: int, bench, database_url: str, redis_url: str):
     from bench.scenarios import NAMES, SCENARIOS, Row
 
     began = time.monotonic()
+    code = (code_version(), engine_fingerprint())
     disturbed = ""
     for attempt in (1, 2):
         log(f"scenario {number}: {NAMES[number]}" + (" (again)" if attempt == 2 else ""))
@@ -186,6 +187,7 @@ def run_scenario(number: int, bench, database_url: str, redis_url: str):
         disturbed = "**PostgreSQL or Redis restarted during both tries: figures disturbed**"
     if disturbed:
         row.notes = f"{row.notes}; {disturbed}" if row.notes else disturbed
+    row.code = code
     row.seconds = time.monotonic() - began
     log(f"scenario {number} done in {row.seconds:.0f} s: {row.figure}")
     return row
@@ -251,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"could not clean the bench database: {error!r}")
 
     after = engine_fingerprint()
+    # The engine may be changed while we run: say which code each scenario started with.
+    for row in rows:
+        if row.code and row.code != (version, fingerprint):
+            row.notes += f"; **ran on {row.code[0]} (engine source {row.code[1]})**"
     header = [
         f"## Webhook delivery benchmark ({'quick' if args.quick else 'full'} run)",
         "",

@@ -7,8 +7,9 @@ Python process alone cannot create 200 incidents/s with fan-out on a small machi
     python -m bench.emitter paced --rate 100 --duration 30 --threads 4 --start-at EPOCH [--offset 0.005]
 
 Runs with the environment the bench gives it (DATABASE_URL, REDIS_URL, ...), and
-prints one JSON line: events, start, end, max_lag (seconds an event went out late),
-cpu (its CPU seconds from the start time on).
+prints one JSON line: events, skipped (a paced run's events not sent by its end),
+start, end, max_lag (seconds an event went out late), cpu (its CPU seconds from the
+start time on).
 """
 
 import argparse
@@ -47,17 +48,22 @@ def main() -> None:
     emitted: list[int] = []
     errors: list[str] = []
     start = args.start_at + args.offset
-    until = time.monotonic() + max(0.0, start - time.time()) + args.deadline
+    # No new event after this (time.time()): a paced run lasts its duration (events an
+    # overloaded machine could not send by then are skipped and reported); a burst has
+    # its deadline.
+    until = start + (args.duration + 1.0 if paced else args.deadline)
 
     def run() -> None:
         mine, count = [], 0
         try:
-            while (n := next(counter)) < total and time.monotonic() < until:
+            while (n := next(counter)) < total:
                 if paced:
                     delay = start + n / args.rate - time.time()
                     if delay > 0:
                         time.sleep(delay)
                     mine.append(max(0.0, -delay))
+                if time.time() >= until:
+                    break
                 emit_one()
                 count += 1
         except Exception as error:  # noqa: BLE001 - reported in the JSON line
@@ -75,10 +81,11 @@ def main() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=max(0.0, until - time.monotonic()))
+        thread.join(timeout=max(0.0, until + 30 - time.time()))
     end = time.time()
     result = {
         "events": sum(emitted),
+        "skipped": total - sum(emitted),
         "start": start,
         "end": end,
         "max_lag": max(lags, default=0.0),

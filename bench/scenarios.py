@@ -45,6 +45,7 @@ class Row:
     receiver_cpu: str = "—"
     notes: str = ""
     seconds: float = 0.0
+    code: tuple[str, str] | None = None  # (git version, engine source hash) when the scenario started
 
 
 @dataclass
@@ -166,6 +167,10 @@ def ratio(value: float, reference: float) -> str:
     return f"{value / reference:,.2f}×"
 
 
+def rows_label(n: int) -> str:
+    return f"{n / 1_000_000:g}M" if n >= 1_000_000 else f"{n / 1000:g}k"
+
+
 def yes_no(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -275,6 +280,14 @@ class Bench:
                 self.current.check_alive()
             time.sleep(0.1 if receipts.expected < 5000 else 0.25)
 
+    @staticmethod
+    def paced_note(emitted: dict) -> str:
+        skipped = f"; {emitted['skipped']:,} not sent in time, skipped" if emitted["skipped"] else ""
+        return (
+            f"{emitted['events']:,} events at {emitted['rate']:,.0f}/s of the 200/s asked "
+            f"(worst lag {emitted['max_lag']:.1f} s{skipped})"
+        )
+
     def cpu_note(self, meter: CpuMeter) -> str:
         names = ("workers", "db", "bench")
         parts = [f"{name} {meter.share(name):.0%}" for name in names if name in meter.used]
@@ -319,6 +332,7 @@ class Bench:
             "rate": events / elapsed if elapsed > 0 else 0.0,
             "max_lag": max(result["max_lag"] for result in results),
             "timed_out": any(result["timed_out"] for result in results),
+            "skipped": sum(result["skipped"] for result in results),
             "cpu": sum(result["cpu"] for result in results),
             "meter": meter[0],
         }
@@ -480,7 +494,7 @@ class Bench:
         if hold:
             self.receiver.hold(hold)
         log(f"{tag}: 200 events/s for {seconds:g} s")
-        emitted = self.emit("paced", rate=200, seconds=seconds, deadline=seconds * 3 + 30)
+        emitted = self.emit("paced", rate=200, seconds=seconds, deadline=seconds + 30)
         commits = data.event_commit_times(emitted["since"])
         healthy = [p for p in paths if not any(p.startswith(h) for h in hold or [])]
         receipts = self.collect(commits, healthy, deadline=self.sizes.drain_seconds, label=tag)
@@ -501,8 +515,8 @@ class Bench:
         row.ratio = f"p99 {ratio(p99, self.baseline.get('p99', math.nan))}"
         row.receiver_cpu = f"{meter.share('receiver'):.0%}"
         row.notes = (
-            f"{receipts.received:,}/{receipts.expected:,} received; events emitted at {emitted['rate']:,.0f}/s "
-            f"(asked 200/s; worst emit lag {emitted['max_lag']:.1f} s); duplicates {receipts.duplicates}; "
+            f"{receipts.received:,}/{receipts.expected:,} received; {self.paced_note(emitted)}; "
+            f"duplicates {receipts.duplicates}; "
             f"{self.cpu_note(meter)}"
         )
         return row
@@ -537,7 +551,6 @@ class Bench:
     # --- 5. Isolation -----------------------------------------------------------------
 
     def s5_isolation(self) -> Row:
-        seconds = self.sizes.latency_seconds
         read_timeout = 2
         row = Row(5, f"Isolation: as 3, 1 of 5 endpoints (20 %) never answers (read timeout {read_timeout} s)")
         env = {"WEBHOOK_READ_TIMEOUT": str(read_timeout)}
@@ -555,7 +568,7 @@ class Bench:
         row.receiver_cpu = f"{meter.share('receiver'):.0%}"
         row.notes = (
             f"{receipts.received:,}/{receipts.expected:,} healthy received; {receipts.held:,} requests held by "
-            f"the dead endpoint; events emitted at {emitted['rate']:,.0f}/s; {seconds:g} s; {self.cpu_note(meter)}"
+            f"the dead endpoint; {self.paced_note(emitted)}; {self.cpu_note(meter)}"
         )
         return row
 
@@ -564,7 +577,7 @@ class Bench:
     def s6_growth(self) -> Row:
         sizes = self.sizes
         small, large, batch = sizes.growth_small, sizes.growth_large, sizes.growth_batch
-        row = Row(6, f"Growth: {batch:,} deliveries with {small // 1000:,}k vs {large // 1000:,}k rows already there")
+        row = Row(6, f"Growth: {batch:,} deliveries with {rows_label(small)} vs {rows_label(large)} rows already there")
         results = {}
         with self.stack("s6"):
             paths = ["/s6/0", "/s6/1"]
@@ -604,7 +617,7 @@ class Bench:
         row.target = "within ±15 %"
         row.met = yes_no(0.85 <= growth <= 1.15)
         baseline_rate = self.baseline.get("rate", math.nan)
-        row.ratio = f"{ratio(b['wall'], 1 / baseline_rate)} (wall/delivery at {large // 1000:,}k)"
+        row.ratio = f"{ratio(b['wall'], 1 / baseline_rate)} (wall/delivery at {rows_label(large)})"
         row.receiver_cpu = f"{b['recv']:.0%}"
         row.notes = (
             f"CPU = workers + beat + PostgreSQL backends of the bench DB; best of {sizes.growth_rounds} "
@@ -618,7 +631,7 @@ class Bench:
         sizes = self.sizes
         total = sizes.memory_deliveries
         fanout = 10
-        row = Row(7, f"Memory: worker RSS before/after {total // 1000:,}k deliveries")
+        row = Row(7, f"Memory: worker RSS before/after {rows_label(total)} deliveries")
         with self.stack("s7") as stack:
             paths = [f"/s7/{n}" for n in range(fanout)]
             data.endpoints_create(self.receiver.base, paths)
@@ -654,7 +667,7 @@ class Bench:
             f"at most 2,000 outstanding; {self.cpu_note(meter)}"
         )
         if self.options.quick:
-            row.notes += "; --quick: 10k instead of 100k"
+            row.notes += "; --quick: fewer than the issue's 100k"
         return row
 
     def closed_loop(self, *, events: int, fanout: int, deadline: float, label: str, window: int = 2000, on_poll=None):
