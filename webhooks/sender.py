@@ -2,8 +2,9 @@
 
 One `requests.Session` per worker process reuses connections to each receiver, and one
 thread pool per process sends a batch's requests at once (`send_many`). A slow endpoint
-(a request in flight for over WEBHOOK_SLOW_REQUEST_SECONDS) may have at most
-WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests in flight, so it cannot take every thread.
+(a request in flight, or answered, after more than WEBHOOK_SLOW_REQUEST_SECONDS) may
+have at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT requests in flight, so it cannot take
+every thread.
 Redirects are never followed (a 3xx is a failure), and at most a bounded prefix of
 the answer is read, so a huge or endless response cannot tie up a worker.
 """
@@ -210,10 +211,15 @@ class OutgoingRequest:
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
-# Per endpoint: the start times (monotonic) of its requests in flight from this process.
-_in_flight: dict[str, dict[int, float]] = defaultdict(dict)
+# Per endpoint: its requests in flight from this process, each with the time (monotonic)
+# a thread began sending it (None while it waits for a thread), and until when the
+# endpoint counts as slow after a slow answer or a timeout.
+_in_flight: dict[str, dict[int, float | None]] = defaultdict(dict)
+_slow_until: dict[str, float] = {}
 _in_flight_lock = threading.Lock()
 _tokens = itertools.count()
+# How long an endpoint that answered slowly (or not at all) stays held to its cap.
+SLOW_MEMORY_SECONDS = 30.0
 
 
 def _send_pool() -> ThreadPoolExecutor:
@@ -224,14 +230,18 @@ def _send_pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def _is_capped(starts: dict[int, float], now: float) -> bool:
-    """An endpoint is held to WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT only while it is slow (a
-    request of its has been in flight longer than WEBHOOK_SLOW_REQUEST_SECONDS): a fast
-    endpoint may use the whole sending pool, a hanging one only its cap."""
-    return (
-        len(starts) >= settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
-        and now - min(starts.values()) > settings.WEBHOOK_SLOW_REQUEST_SECONDS
-    )
+def _is_capped(key: str, now: float) -> bool:
+    """An endpoint is held to WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT only while it is slow:
+    one of its requests is in flight for longer than WEBHOOK_SLOW_REQUEST_SECONDS, or
+    one took that long in the last SLOW_MEMORY_SECONDS. A fast endpoint may use the whole
+    sending pool; a hanging one, only its cap."""
+    starts = _in_flight.get(key, {})
+    if len(starts) < settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT:
+        return False
+    if _slow_until.get(key, 0.0) > now:
+        return True
+    started = [moment for moment in starts.values() if moment is not None]
+    return bool(started) and now - min(started) > settings.WEBHOOK_SLOW_REQUEST_SECONDS
 
 
 def _reserve(key: str | None) -> int | None:
@@ -241,19 +251,29 @@ def _reserve(key: str | None) -> int | None:
         return token
     now = time.monotonic()
     with _in_flight_lock:
-        starts = _in_flight[key]
-        if _is_capped(starts, now):
+        if _is_capped(key, now):
             return None
-        starts[token] = now
+        _in_flight[key][token] = None
         return token
+
+
+def _mark_started(key: str | None, token: int) -> None:
+    if key is not None:
+        with _in_flight_lock:
+            _in_flight[key][token] = time.monotonic()
 
 
 def _release(key: str | None, token: int) -> None:
     if key is None:
         return
+    now = time.monotonic()
     with _in_flight_lock:
         starts = _in_flight[key]
-        starts.pop(token, None)
+        started = starts.pop(token, None) or now
+        if now - started > settings.WEBHOOK_SLOW_REQUEST_SECONDS:
+            _slow_until[key] = now + SLOW_MEMORY_SECONDS
+        elif _slow_until.get(key, 0.0) <= now:
+            _slow_until.pop(key, None)
         if not starts:
             del _in_flight[key]
 
@@ -262,10 +282,11 @@ def busy_endpoint_keys() -> list[str]:
     """Endpoints this process holds back now: slow, with their cap of requests in flight."""
     now = time.monotonic()
     with _in_flight_lock:
-        return [key for key, starts in _in_flight.items() if _is_capped(starts, now)]
+        return [key for key in _in_flight if _is_capped(key, now)]
 
 
 def _send_and_release(request: OutgoingRequest, token: int) -> AttemptResult:
+    _mark_started(request.endpoint_key, token)
     try:
         return send(url=request.url, body=request.body, headers=request.headers)
     finally:

@@ -33,14 +33,18 @@ def test_a_fast_endpoint_is_not_held_to_the_cap(receiver, system_actor, settings
 
 def test_deliveries_over_a_slow_endpoints_cap_are_deferred_uncounted(receiver, system_actor, settings):
     settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
-    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.0  # every request in flight counts as slow
+    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.1
     settings.WEBHOOK_DEFER_SECONDS = 1.0
+    receiver.script("/capped", [Reply(status=200, delay=0.3)])
     endpoint, ids = five_deliveries(receiver, system_actor, "/capped")
+    # One slow answer makes the endpoint slow.
+    assert services.deliveries_attempt(delivery_ids=ids[:1])[0].duration_ms >= 300
+    ids = ids[1:] + [services.delivery_redeliver(delivery=Delivery.objects.get(pk=ids[0])).pk]
 
     before = timezone.now()
     attempts = services.deliveries_attempt(delivery_ids=ids)
 
-    assert len(attempts) == 3 and len(receiver.received("/capped")) == 3
+    assert len(attempts) == 3 and len(receiver.received("/capped")) == 1 + 3
     deferred = Delivery.objects.filter(endpoint=endpoint, status="pending")
     assert deferred.count() == 2
     for delivery in deferred:
@@ -70,3 +74,17 @@ def test_a_slow_endpoint_holds_only_its_own_slots(receiver, settings):
     assert results[2] is None  # over the slow endpoint's cap: not sent, the caller defers it
     holder.join()
     assert sender.busy_endpoint_keys() == []
+
+
+def test_an_endpoint_that_answered_slowly_stays_capped_after_its_requests_finish(receiver, settings):
+    """Otherwise a dead endpoint would look fast again each time its requests time out,
+    and take a fresh burst of the sending pool."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 1
+    settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.2
+    receiver.script("/sluggish", [Reply(status=200, delay=0.4)])
+    request = sender.OutgoingRequest(receiver.url("/sluggish"), b"{}", {}, "sluggish")
+    assert sender.send_many([request])[0].response_status == 200  # slow answer: remembered
+    assert sender.busy_endpoint_keys() == []  # nothing in flight
+    first, second = sender.send_many([request, request])
+    assert first is not None and second is None  # one in flight at most while it is slow
