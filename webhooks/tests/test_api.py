@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from incidents import services as incident_services
+from opsknight.tests.asserts import assert_api_error
 from tests.support.receiver import Reply
 from webhooks import services
 from webhooks.models import Delivery, Event, WebhookEndpoint
@@ -16,21 +17,6 @@ from webhooks.models import Delivery, Event, WebhookEndpoint
 pytestmark = pytest.mark.django_db
 
 WEBHOOKS = "/api/v1/webhooks"
-
-
-def assert_api_error(response, status: int, *, code: str | None = None) -> dict:
-    """`{"error": {"code", "message", "fields"}}` JSON with this status; returns the inner object."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "fields"}, error
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["fields"], dict)
-    if code is not None:
-        assert error["code"] == code, error
-    return error
 
 
 def create(api_client, **fields):
