@@ -130,6 +130,21 @@ def render(rows, *, header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RUN_LOCK_KEY = 0x0B3AC4  # pg advisory lock: "a bench run holds opsknight_bench and Redis 13"
+
+
+def hold_run_lock(database_url: str):
+    """A session advisory lock on the bench database, held (by keeping this connection
+    open) for the whole run; released by PostgreSQL if the bench dies."""
+    import psycopg
+
+    conn = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
+    if not conn.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY]).fetchone()[0]:
+        conn.close()
+        raise SystemExit("Another `python -m bench` is running against this database: wait for it to finish.")
+    return conn
+
+
 def services_identity(database_url: str, redis_url: str) -> tuple:
     """Changes when PostgreSQL or Redis restarts (other work on this machine may do that)."""
     import psycopg
@@ -211,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     version, fingerprint = code_version(), engine_fingerprint()
     log(f"code {version}; scenarios {args.scenario_list}; {'quick' if args.quick else 'full'} run")
     ensure_database(database_url)
+    # One run at a time: a second one would truncate the first one's tables mid-scenario.
+    run_lock = hold_run_lock(database_url)
 
     from bench import data
 
@@ -251,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             data.reset_state(redis_url)
         except Exception as error:  # noqa: BLE001 - best effort; the next run resets again
             log(f"could not clean the bench database: {error!r}")
+        run_lock.close()
 
     after = engine_fingerprint()
     # The engine may be changed while we run: say which code each scenario started with.
