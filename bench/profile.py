@@ -21,7 +21,9 @@ def py_spy() -> str | None:
 
 
 class Profiler:
-    """`py-spy record` of each worker process (CPU samples, not idle threads)."""
+    """`py-spy record --gil` of each worker process: only the thread holding the GIL is
+    sampled, so the samples say where the worker's Python CPU goes (threads waiting on
+    sockets or the database are left out)."""
 
     def __init__(self, pids: list[int], folder: Path, tag: str):
         self.outputs = [folder / f"{tag}-worker{n}.txt" for n in range(len(pids))]
@@ -31,7 +33,7 @@ class Profiler:
             log("--profile: py-spy not found (.venv/bin/pip install py-spy); not profiling")
             return
         for pid, output in zip(pids, self.outputs, strict=True):
-            command = [executable, "record", "--pid", str(pid), "--rate", "100", "--format", "raw"]
+            command = [executable, "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--gil"]
             command += ["--nonblocking", "--output", str(output)]
             self.processes.append(
                 subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -76,7 +78,7 @@ def summarise(path: Path, top: int = 15) -> str:
             total[frame] += n
     if not samples:
         return f"{path.name}: no samples"
-    lines = [f"### {path.name}: {samples:,} CPU samples", "", "Self (leaf) time:"]
+    lines = [f"### {path.name}: {samples:,} samples of the thread holding the GIL", "", "Self (leaf) time:"]
     lines += [f"- {n / samples:5.1%}  {frame}" for frame, n in own.most_common(top)]
     project = [(f, n) for f, n in total.most_common() if _in_project(f)]
     libraries = [(f, n) for f, n in total.most_common() if not _in_project(f) and not _plumbing(f)]

@@ -82,7 +82,7 @@ class Sizes:
             baseline_burst=10_000,
             baseline_paced_seconds=10,
             throughput_events=5_000,
-            backlog_events=1_000,
+            backlog_events=2_500,
             latency_seconds=30,
             drain_seconds=60,
             growth_small=10_000,
@@ -440,7 +440,7 @@ class Bench:
             paths = ["/s2/0", "/s2/1"]
             data.endpoints_create(self.receiver.base, paths)
             # (a) As the issue defines it: events as fast as the emitters go, workers running.
-            profiler = Profiler(stack.worker_pids(), self.tmp, "s2") if self.options.profile else None
+            profiler = Profiler(stack.worker_pids(), self.tmp, "s2a") if self.options.profile else None
             try:
                 log(f"s2: emitting {events:,} events")
                 emitted = self.emit("burst", count=events, deadline=300)
@@ -449,7 +449,7 @@ class Bench:
                 meter = self.stop_meter(emitted)
             finally:
                 if profiler:
-                    self.profile_report = profiler.stop()
+                    self.profile_report = "#### (a) events and deliveries together\n\n" + profiler.stop()
             # (b) The engine alone: a backlog emitted with the workers paused, then drained.
             self.receiver.reset()
             log(f"s2: workers paused; emitting a backlog of {backlog_events:,} events")
@@ -460,9 +460,14 @@ class Bench:
             finally:
                 stack.resume()
             resumed = time.time()
+            profiler = Profiler(stack.worker_pids(), self.tmp, "s2b") if self.options.profile else None
             drain_meter = self.meter(stack)
-            drained = self.collect(data.event_commit_times(backlog["since"]), paths, deadline=180, label="s2 drain")
-            drain_meter.stop()
+            try:
+                drained = self.collect(data.event_commit_times(backlog["since"]), paths, deadline=180, label="s2 drain")
+            finally:
+                drain_meter.stop()
+                if profiler:
+                    self.profile_report += "\n\n#### (b) draining the backlog\n\n" + profiler.stop()
         if receipts.received:
             seconds = receipts.last_receipt - receipts.first_commit
             rate = receipts.received / seconds
