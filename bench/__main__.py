@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     after = engine_fingerprint()
     # The engine may be changed while we run: say which code each scenario started with.
     for row in rows:
-        if row.code and row.code != (version, fingerprint):
+        if row.code and row.code[1] != fingerprint:
             row.notes += f"; **ran on {row.code[0]} (engine source {row.code[1]})**"
     header = [
         f"## Webhook delivery benchmark ({'quick' if args.quick else 'full'} run)",
