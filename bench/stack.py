@@ -283,11 +283,13 @@ class ReceiverProcess:
             self.stderr.close()
 
 
-def stop_process(process: subprocess.Popen | None, name: str, timeout: float = 15.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`: only the process we started, by its pid."""
+def stop_process(process: subprocess.Popen | None, name: str, timeout: float = 15.0, *, signalled=False) -> None:
+    """SIGTERM (unless already sent), then SIGKILL after `timeout`: only the process we
+    started, by its pid."""
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
+    if not signalled:
+        process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -324,8 +326,12 @@ class CeleryProcess:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        stop_process(self.process, self.name)
+    def terminate(self) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, *, signalled: bool = False) -> None:
+        stop_process(self.process, self.name, signalled=signalled)
         if hasattr(self, "log") and not self.log.closed:
             self.log.close()
 
@@ -426,9 +432,12 @@ class CeleryStack:
                 raise RuntimeError(f"{process.name} died (exit {process.process.returncode}):\n{process.tail()}")
 
     def stop(self) -> None:
+        # All at once: each worker's warm shutdown (finishing its running tasks) overlaps.
+        for process in self.processes:
+            process.terminate()
         for process in self.processes:
             try:
-                process.stop()
+                process.stop(signalled=True)
             except Exception as error:  # noqa: BLE001 - stop the others all the same
                 log(f"stopping {process.name}: {error}")
 
