@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from opsknight.services import api_key_create
+from tests.e2e.test_delivery import declare, wait_until
 from tests.support.receiver import free_port
 from webhooks import services, signing
 from webhooks.models import Delivery, Event
@@ -142,24 +143,8 @@ def endpoint_for(name: str, port: int):
     return services.endpoint_create(name=name, url=f"http://127.0.0.1:{port}/hooks/opsknight")
 
 
-def declare(api_client, key: str, **fields) -> str:
-    response = api_client.post(
-        "/api/v1/incidents", {"title": "Checkout down", "idempotency_key": key, **fields}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
 def without(headers: dict[str, str], name: str) -> dict[str, str]:
     return {key: value for key, value in headers.items() if key != name}
-
-
-def wait_until(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-    return value
 
 
 def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_client):
