@@ -26,6 +26,7 @@ REST_FRAMEWORK = {
 
 LOGGING = {
     "version": 1,
+    "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"opsknight_receiver": {"handlers": ["console"], "level": "INFO"}},
 }
