@@ -114,21 +114,30 @@ class RunningExample:
 
 @pytest.fixture(params=EXAMPLES)
 def start_example(request, e2e, live_server, tmp_path):
-    """start_example(secret=..., ...) runs the example of this test's parameter against
-    the live API, with a key that may read private incidents unless api_key is given."""
+    """start_example(port=..., secret=...) runs the example of this test's parameter
+    against the live API (unless api_url is given), with a key that may read private
+    incidents (unless api_key is given)."""
     if request.param == "node-express":
         request.getfixturevalue("node_dependencies")
     _, raw_key = api_key_create(name="receiver example", scopes=["incidents:read", "incidents:read_private"])
     started = []
 
-    def start(*, port: int, secret: str, old_secret: str = "", api_key: str = raw_key) -> RunningExample:
+    def start(
+        *,
+        port: int,
+        secret: str,
+        old_secret: str = "",
+        api_key: str = raw_key,
+        api_url: str = "",
+        retry_delays="0.2,0.5",
+    ) -> RunningExample:
         env = {
             "OPSKNIGHT_WEBHOOK_SECRET": secret,
             "OPSKNIGHT_WEBHOOK_OLD_SECRET": old_secret,
-            "OPSKNIGHT_API_URL": live_server.url,
+            "OPSKNIGHT_API_URL": api_url or live_server.url,
             "OPSKNIGHT_API_KEY": api_key,
             "WEBHOOK_TOLERANCE_SECONDS": str(TOLERANCE_SECONDS),
-            "API_RETRY_DELAYS": "0.2,0.5",
+            "API_RETRY_DELAYS": retry_delays,
         }
         example = RunningExample(request.param, port=port, env=env, tmp=tmp_path)
         started.append(example)
@@ -165,7 +174,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     assert len(events) == 7
     processed = example.wait_for("processed", 7)
 
-    # Every genuine delivery was accepted at once (202, first attempt), before any processing.
+    # Every genuine delivery was accepted at once (202, first attempt).
     wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").count() == 7)
     for delivery in Delivery.objects.filter(endpoint=endpoint):
         (attempt,) = delivery.attempts.all()
@@ -292,3 +301,19 @@ def test_a_failed_processing_lets_the_redelivery_through(start_example, api_clie
     example.wait_for("failed", 2)
     assert [e["webhook_id"] for e in example.journal("accepted")] == [event.id, event.id]
     assert example.journal("duplicate") == []
+
+
+def test_the_answer_does_not_wait_for_the_processing(start_example, api_client):
+    """With the API down, processing takes its retries (3 s here), yet the delivery is
+    answered 202 within the sender's 1 s read timeout, before the processing gives up."""
+    port = free_port()
+    endpoint = endpoint_for("receiver example", port)
+    down = f"http://127.0.0.1:{free_port()}"
+    example = start_example(port=port, secret=endpoint.secret, api_url=down, retry_delays="3")
+    declare(api_client, "receiver-api-down")
+
+    delivery = wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").first())
+    assert delivery.last_status_code == 202
+    assert [entry["kind"] for entry in example.journal()] == ["accepted"]  # still processing
+    (failed,) = example.wait_for("failed", 1)
+    assert failed["webhook_id"] == delivery.event_id
