@@ -178,6 +178,10 @@ CELERY_DB_REUSE_MAX = 10**9
 
 # --- Webhook delivery ------------------------------------------------------------
 
+# Where operators reach this service: chat messages (webhook formats) link to the
+# incident's admin page under it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # Seconds to wait before each retry: attempt 1 at once, then one retry per entry.
 WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=float, default=[60, 300, 900])
 # A receiver's Retry-After (on 429/503) can push a retry later, up to this many seconds.

@@ -5,13 +5,16 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.html import format_html
 
-from webhooks import services
+from webhooks import formats, services
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.targets import TargetRefused, check_url
+
+ENDPOINT_FIELDS = ("name", "url", "event_types", "format", "format_options", "is_active", "description")
 
 
 class EndpointForm(forms.ModelForm):
@@ -20,6 +23,12 @@ class EndpointForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Leave every box empty to receive all event types.",
+    )
+    format = forms.ChoiceField(
+        choices=[(name, name) for name in formats.NAMES],
+        required=False,
+        initial=formats.DEFAULT,
+        help_text="What the endpoint receives: the OpsKnight JSON, a chat message or incident.io's envelope.",
     )
     secret = forms.CharField(
         required=False,
@@ -30,7 +39,8 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["name", "url", "event_types", "is_active", "description"]
+        fields = [*ENDPOINT_FIELDS]
+        help_texts = {"format_options": 'What the format needs, e.g. {"chat_id": "-1001234567890"} for telegram.'}
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -39,6 +49,20 @@ class EndpointForm(forms.ModelForm):
         except TargetRefused as error:
             raise forms.ValidationError(str(error)) from None
         return url
+
+    def clean(self):
+        data = super().clean()
+        if "format" in data:
+            data["format"] = data["format"] or formats.DEFAULT
+            try:
+                data["format_options"] = services.check_format(
+                    format=data["format"], format_options=data.get("format_options") or {}
+                )
+            except ValidationError as error:
+                for name, problems in error.message_dict.items():
+                    field, _, option = name.partition(".")
+                    self.add_error(field, f"{option}: {problems[0]}" if option else problems[0])
+        return data
 
 
 def _outcome_line(endpoint: WebhookEndpoint, attempt: DeliveryAttempt) -> str:
@@ -65,7 +89,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     ]  # fmt: skip
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "url", "event_types", "is_active", "description"]
+        fields = list(ENDPOINT_FIELDS)
         return [*fields, "secret"] if obj is None else ["id", *fields, *self.readonly_fields[1:]]
 
     def get_queryset(self, request):
@@ -102,7 +126,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        fields = {name: data[name] for name in ("name", "url", "event_types", "is_active", "description")}
+        fields = {name: data[name] for name in ENDPOINT_FIELDS}
         if change:
             services.endpoint_update(endpoint=obj, **fields)
             return
@@ -185,7 +209,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="payload (as sent)")
     def payload(self, delivery: Delivery) -> str:
-        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", delivery.event.payload)
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", delivery.sent_body)
 
     @admin.action(description="Redeliver (same event, new delivery)")
     def redeliver(self, request, queryset):

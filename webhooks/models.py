@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
 from opsknight.ids import new_id
+from webhooks import formats
 
 EVENT_TYPES = IncidentEvent.Type
 
@@ -32,6 +33,10 @@ class WebhookEndpoint(models.Model):
     event_types = models.JSONField(
         default=list, blank=True, help_text="The event types to send. Empty means all of them."
     )
+    # What the endpoint receives: the OpsKnight body, or a chat platform's or incident.io's
+    # (webhooks/formats), with what that format needs (e.g. Telegram's chat_id).
+    format = models.CharField(max_length=20, choices=[(name, name) for name in formats.NAMES], default=formats.DEFAULT)
+    format_options = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +115,9 @@ class Delivery(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The body for an endpoint with another format than the default, rendered once when
+    # the delivery is written; empty: the event's own payload is sent.
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -123,6 +131,11 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def sent_body(self) -> str:
+        """What every attempt of this delivery sends."""
+        return self.body or self.event.payload
 
 
 class DeliveryAttempt(models.Model):
