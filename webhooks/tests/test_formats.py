@@ -3,6 +3,7 @@ format's options are checked; rendering is pure and deterministic."""
 
 import json
 import os
+import re
 
 import pytest
 
@@ -198,3 +199,13 @@ def test_unknown_options_are_refused_with_the_known_ones():
     with pytest.raises(formats.OptionsError) as raised:
         slack.validate_options({"colour": "red"})
     assert "known: mention" in raised.value.errors["colour"]
+
+
+def test_examples_in_docs_formats_md_are_the_golden_files():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
+    examples = re.findall(r"<!-- golden: (\w+)/(\w+) -->\n```json\n(.*?)\n```", docs, flags=re.DOTALL)
+    assert len(examples) >= 6
+    for format_name, case, text in examples:
+        assert formats.common.dumps(json.loads(text)) == golden_bytes(format_name, case), (format_name, case)
