@@ -198,7 +198,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Delivery._meta.fields] + ["payload"]
+        # `body` is shown as "payload (as sent)", with the default format's too.
+        return [field.name for field in Delivery._meta.fields if field.name != "body"] + ["payload"]
 
     def has_add_permission(self, request) -> bool:
         return False

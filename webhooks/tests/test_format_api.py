@@ -202,3 +202,13 @@ def test_admin_form_checks_the_options_through_the_service(admin):
     assert response.status_code == 302, response.context["adminform"].form.errors
     endpoint.refresh_from_db()
     assert (endpoint.format, endpoint.format_options) == ("slack", {"mention": "<!here>"})
+
+
+def test_admin_delivery_page_shows_the_body_as_sent(admin, system_actor):
+    chat = services.endpoint_create(name="chat", url="https://b.example/", format="slack")
+    incident_services.incident_create(title="Disk full on db-7", idempotency_key="f-4", actor=system_actor)
+    delivery = Delivery.objects.get(endpoint=chat)
+
+    page = admin.get(f"/admin/webhooks/delivery/{delivery.pk}/change/").content.decode()
+
+    assert "attachments" in page and "Disk full on db-7" in page
