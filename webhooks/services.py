@@ -1,7 +1,8 @@
 """Webhook writes: endpoints, the outbox, and the life of a delivery.
 
 Follow one event: `event_record` (in the incident's transaction) writes the Event and
-its Deliveries and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
+its Deliveries (with the body in the endpoint's format, unless it is the default: see
+webhooks/formats) and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
 claims the row, `sender.send` signs and posts it, `_record_attempt` logs the attempt
 and marks the delivery succeeded, due again, or failed.
 """
@@ -226,13 +227,13 @@ class _EventRenderer:
         return self._bodies[key]
 
     def _render(self, format: str, options: dict) -> str:
-        if self._parsed is None:
-            self._parsed = json.loads(self.event.payload)
-        incident_id = self._parsed["incident"]["id"]
-        context = formats.RenderContext(
-            incident_url=settings.PUBLIC_BASE_URL + reverse("admin:incidents_incident_change", args=[incident_id])
-        )
         try:
+            if self._parsed is None:
+                self._parsed = json.loads(self.event.payload)
+            incident_id = self._parsed["incident"]["id"]
+            context = formats.RenderContext(
+                incident_url=settings.PUBLIC_BASE_URL + reverse("admin:incidents_incident_change", args=[incident_id])
+            )
             return formats.render(format, event=self._parsed, options=options, context=context).decode("utf-8")
         except Exception:
             # Never fail the incident's transaction over a message: the OpsKnight body goes
