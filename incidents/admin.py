@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 
 from incidents import services
 from incidents.actors import Actor
-from incidents.models import Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 
 
 @admin.register(Service)
@@ -27,6 +27,19 @@ class IncidentEventInline(admin.TabularInline):
         return False
 
 
+class ExternalLinkInline(admin.TabularInline):
+    """Read-only: links come from receivers through the API."""
+
+    model = ExternalLink
+    fields = ["system", "key", "url", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "status", "severity", "service", "escalation_level", "visibility", "created_at"]
@@ -34,7 +47,7 @@ class IncidentAdmin(admin.ModelAdmin):
     search_fields = ["id", "title", "idempotency_key", "assignee"]
     list_select_related = ["service"]
     date_hierarchy = "created_at"
-    inlines = [IncidentEventInline]
+    inlines = [IncidentEventInline, ExternalLinkInline]
     actions = ["acknowledge", "resolve", "escalate", "reopen"]
     # Declared through the form below; everything else changes only through a lifecycle action.
     add_fields = ["title", "summary", "severity", "service", "assignee", "visibility", "idempotency_key"]

@@ -132,6 +132,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
         "EventTypeEnum": "incidents.models.IncidentEvent.Type",
+        "IncidentSeverityEnum": "incidents.models.Incident.Severity",
+        "AlertSeverityEnum": "incidents.events.ALERT_SEVERITIES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -17,10 +17,14 @@ def iso_z(moment: datetime | None) -> str | None:
 
 def incident_payload(incident: Incident) -> dict:
     """The `incident` object, camelCase as in the OpsKnight docs. A private incident
-    carries only its id: receivers fetch the rest with a key allowed to read it."""
+    carries only its id: receivers fetch the rest with a key allowed to read it.
+    `externalLinks` lets a receiver find the ticket it linked on an earlier event."""
     if incident.is_private:
         return {"id": incident.id, "visibility": incident.visibility}
     service = incident.service
+    # One query per event (none if the caller prefetched `external_links`); an unsaved
+    # incident (the docs' key-order check) has none.
+    links = [] if incident._state.adding else incident.external_links.all()
     return {
         "id": incident.id,
         "title": incident.title,
@@ -36,6 +40,7 @@ def incident_payload(incident: Incident) -> dict:
         "escalationLevel": incident.escalation_level,
         "version": incident.version,
         "visibility": incident.visibility,
+        "externalLinks": [{"system": link.system, "key": link.key, "url": link.url} for link in links],
     }
 
 
