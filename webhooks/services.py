@@ -536,6 +536,7 @@ def _sample_incident(event_type: str) -> dict:
         "escalationLevel": 1 if event_type == EVENT_TYPES.ESCALATED else 0,
         "version": 1,
         "visibility": "public",
+        "externalLinks": [],
     }
 
 
