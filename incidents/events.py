@@ -71,8 +71,9 @@ def _incident_summary(*, summary: str, source: str, component: str, custom_detai
     if len(summary) > TITLE_MAX:
         lines += ["", summary]
     if custom_details not in (None, "", {}, []):
+        # json.dumps escapes control characters; a string is kept, but PostgreSQL refuses NUL.
         details = (
-            custom_details
+            custom_details.replace("\x00", "\\u0000")
             if isinstance(custom_details, str)
             else json.dumps(custom_details, indent=2, ensure_ascii=False)
         )

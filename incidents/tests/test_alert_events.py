@@ -133,6 +133,17 @@ def test_huge_custom_details_are_cut_to_the_summary_limit(api_client):
     assert len(incident.summary) == 10_000 and incident.summary.endswith("…")
 
 
+@pytest.mark.parametrize("details", ["line 1\nline 2 \x00 end", {"nul": "a\x00b"}, ["x", 1], 42])
+def test_custom_details_of_any_json_type_are_kept_even_with_nul_bytes(api_client, details):
+    body = accepted(
+        send(api_client, payload={"summary": "s", "source": "s", "severity": "info", "custom_details": details})
+    )
+    summary = Incident.objects.get(pk=body["incident_id"]).summary
+    assert "\x00" not in summary
+    assert "\\u0000" in summary or "\\u0000" not in json.dumps(details)
+    assert summary.startswith("Source: s\n\nDetails:\n")
+
+
 # --- acknowledge and resolve ------------------------------------------------------------------
 
 
