@@ -1,6 +1,8 @@
 """API shapes for incidents. Input serializers validate; output serializers render.
 Neither holds business logic: that is in services.py."""
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from incidents.events import ALERT_SEVERITIES
@@ -129,6 +131,13 @@ class AlertEventInput(serializers.Serializer):
         error_messages={"does_not_exist": "No service with id '{pk_value}'."},
     )
     payload = AlertPayloadInput(required=False, help_text="Required for trigger; ignored otherwise.")
+
+    def to_internal_value(self, data):
+        # Tools send acknowledge and resolve with whatever payload they have (or a partial
+        # one): it is ignored, so it must not fail validation either.
+        if isinstance(data, Mapping) and data.get("event_action") in ("acknowledge", "resolve"):
+            data = {name: value for name, value in data.items() if name != "payload"}
+        return super().to_internal_value(data)
 
     def validate(self, data: dict) -> dict:
         if data["event_action"] == "trigger":

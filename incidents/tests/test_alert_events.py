@@ -186,6 +186,14 @@ def test_repeated_or_late_events_succeed_and_change_nothing(api_client, actions,
     assert len(timeline(incident_id)) == incident.version == version
 
 
+@pytest.mark.parametrize("payload", [{}, {"summary": "only a summary"}, "text", None])
+def test_acknowledge_and_resolve_ignore_their_payload(api_client, payload):
+    incident_id = accepted(send(api_client, dedup_key="k8"))["incident_id"]
+    for action in ("acknowledge", "resolve"):
+        assert accepted(send(api_client, action, dedup_key="k8", payload=payload))["incident_id"] == incident_id
+    assert Incident.objects.get(pk=incident_id).status == "resolved"
+
+
 def test_acknowledge_or_resolve_of_an_unknown_dedup_key_is_404(api_client):
     for action in ("acknowledge", "resolve"):
         error = assert_api_error(send(api_client, action, dedup_key="never-triggered"), 404, code="not_found")
@@ -287,3 +295,10 @@ def test_api_created_incidents_have_no_dedup_key_and_do_not_collide(api_client, 
     incident, _ = services.incident_create(title="a", idempotency_key="a", actor=system_actor)
     other, _ = services.incident_create(title="b", idempotency_key="b", actor=system_actor)
     assert incident.dedup_key is None and other.dedup_key is None
+
+
+def test_other_methods_are_405(api_client, make_incident):
+    assert_api_error(api_client.get(EVENTS), 405, code="method_not_allowed")
+    incident = make_incident()
+    assert_api_error(api_client.put(f"/api/v1/incidents/{incident.id}/links", {}), 405)
+    assert_api_error(api_client.get(f"/api/v1/incidents/{incident.id}/links/lnk_x"), 405)
