@@ -167,7 +167,12 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         event_id=event_id,
         event_type=incident_event.type,
         timestamp=incident_event.occurred_at,
-        incident=payloads.incident_payload(incident_event.incident),
+        # A triggered event is written in the transaction that inserts the incident, so it
+        # has no links yet: that saves the query on the hottest path.
+        incident=payloads.incident_payload(
+            incident_event.incident,
+            external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
+        ),
     )
     event = Event.objects.create(
         id=event_id,

@@ -64,3 +64,12 @@ def test_links_cost_one_query_per_event_however_many(system_actor):
 
     assert counts[0] == counts[1] == counts[2], counts
     assert len(json.loads(Event.objects.filter(incident=many).last().payload)["incident"]["externalLinks"]) == 20
+
+
+def test_declaring_an_incident_does_not_query_links(system_actor):
+    """incident.triggered is written with the incident's insert, so it cannot have links:
+    the hottest path of the outbox skips the query."""
+    with CaptureQueriesContext(connection) as queries:
+        incident = declare(system_actor)
+    assert not [q["sql"] for q in queries if "externallink" in q["sql"]]
+    assert json.loads(Event.objects.get(incident=incident).payload)["incident"]["externalLinks"] == []
