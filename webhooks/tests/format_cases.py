@@ -56,6 +56,7 @@ def _incident(*, status, updated, version, acknowledged=None, resolved=None, lev
         "escalationLevel": level,
         "version": version,
         "visibility": "public",
+        "externalLinks": [],
     }
 
 
