@@ -8,33 +8,16 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 
 from incidents import services as incident_services
 from opsknight.logs import JsonFormatter, TextFormatter
+from tests.support.metrics import delta, scrape
 from webhooks import services
 from webhooks.models import Delivery, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
 TRIGGERED = "incident.triggered"
-
-
-def scrape(client, **headers) -> dict[tuple, float]:
-    """{(sample name, (label, value), ...): value} of one GET /metrics."""
-    response = client.get("/metrics", headers=headers)
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain")
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, *sorted(sample.labels.items()))] = sample.value
-    return samples
-
-
-def delta(before: dict, after: dict, name: str, **labels) -> float:
-    key = (name, *sorted(labels.items()))
-    return after.get(key, 0) - before.get(key, 0)
 
 
 def make_delivery(endpoint, **fields) -> Delivery:
