@@ -16,20 +16,18 @@ attempt_logger = logging.getLogger("opsknight.webhooks.attempts")
 
 
 def attempts_recorded(attempts: list[DeliveryAttempt]) -> None:
+    counted = []
     for attempt in attempts:
         delivery = attempt.delivery
-        finished = delivery.status != Delivery.Status.PENDING
-        fields = attempt_fields(attempt)
         # A success is routine (INFO); a failure is what LOG_LEVEL=WARNING keeps.
         level = logging.INFO if attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED else logging.WARNING
-        attempt_logger.log(level, "webhook attempt", extra=fields)
+        if attempt_logger.isEnabledFor(level):
+            attempt_logger.log(level, "webhook attempt", extra=attempt_fields(attempt))
         if not delivery.is_test:
-            metrics.count_attempt(
-                event_type=fields["event_type"],
-                outcome=attempt.outcome,
-                duration_ms=attempt.duration_ms,
-                finished=finished,
-            )
+            finished = delivery.status != Delivery.Status.PENDING
+            counted.append((delivery.event.type, str(attempt.outcome), attempt.duration_ms, finished))
+    if counted:
+        metrics.count_attempts(counted)
 
 
 def attempt_fields(attempt: DeliveryAttempt) -> dict:

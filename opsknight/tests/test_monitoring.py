@@ -5,10 +5,12 @@ import json
 import logging
 import socket
 import sys
+from io import StringIO
 from unittest import mock
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import OperationalError
 from django.test import override_settings
 
@@ -114,3 +116,14 @@ def test_log_format_must_be_json_or_text(monkeypatch):
     monkeypatch.setenv("LOG_FORMAT", "text")
     importlib.reload(opsknight.settings)
     assert opsknight.settings.LOGGING["handlers"]["console"]["formatter"] == "text"
+
+
+def test_metrics_reset_empties_the_metric_directory(settings, tmp_path):
+    settings.PROMETHEUS_MULTIPROC_DIR = tmp_path
+    (tmp_path / "counter_host-123.db").write_bytes(b"x")
+    (tmp_path / "histogram_host-123.db").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("not ours")
+    out = StringIO()
+    call_command("metrics_reset", stdout=out)
+    assert f"Removed 2 metric file(s) from {tmp_path}" in out.getvalue()
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
