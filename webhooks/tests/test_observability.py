@@ -5,14 +5,16 @@ process is in tests/e2e/test_observability.py."""
 import json
 import logging
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from incidents import services as incident_services
 from opsknight.logs import JsonFormatter, TextFormatter
 from tests.support.metrics import delta, scrape
-from webhooks import services
+from webhooks import selectors, services
 from webhooks.models import Delivery, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +193,15 @@ def test_send_test_is_logged_and_marked_as_a_test(receiver, caplog):
     services.endpoint_send_test(endpoint=endpoint)
     (record,) = attempt_records(caplog)
     assert record.test is True and record.outcome == "succeeded"
+
+
+def test_without_the_database_a_scrape_still_serves_the_counters(client, receiver, system_actor, caplog):
+    endpoint = services.endpoint_create(name="c", url=receiver.url("/c"))
+    declare(system_actor, "no-db")
+    attempt_due(endpoint)
+    lost = OperationalError("the database went away")
+    with mock.patch.object(selectors, "queue_health", side_effect=lost):
+        samples = scrape(client)
+    assert ("opsknight_webhook_deliveries_pending",) not in samples
+    assert any(name == "opsknight_webhook_attempts_total" for name, *labels in samples)
+    assert "the database gauges are left out" in caplog.text
