@@ -20,6 +20,14 @@ def attempt_lines(logs: str, delivery_id: str) -> list[dict]:
     return [line for line in lines if line.get("delivery_id") == delivery_id]
 
 
+def counted(client, *, since: dict, succeeded: int) -> dict | None:
+    """A scrape once it counts `succeeded` more finished deliveries than `since` (a
+    worker counts just after it commits the attempts)."""
+    after = scrape(client)
+    finished = delta(since, after, "opsknight_webhook_deliveries_total", event_type=TRIGGERED, outcome="succeeded")
+    return after if finished == succeeded else None
+
+
 def test_the_workers_attempts_show_at_the_web_metrics_and_in_its_json_log(e2e, receiver, api_client, client):
     receiver.script("/flaky", [500, 200])  # a retry 1 s later (tests/support/cluster.py)
     flaky = services.endpoint_create(name="flaky", url=receiver.url("/flaky"))
@@ -30,13 +38,7 @@ def test_the_workers_attempts_show_at_the_web_metrics_and_in_its_json_log(e2e, r
     receiver.wait_for(2, "/flaky")
     wait_until(lambda: not Delivery.objects.filter(status="pending").exists())
 
-    def counted():
-        # The worker counts just after it commits the attempts: give it a moment.
-        after = scrape(client)
-        finished = delta(before, after, "opsknight_webhook_deliveries_total", event_type=TRIGGERED, outcome="succeeded")
-        return after if finished == 2 else None
-
-    after = wait_until(counted, timeout=5)
+    after = wait_until(lambda: counted(client, since=before, succeeded=2), timeout=5)
     attempts = "opsknight_webhook_attempts_total"
     assert delta(before, after, attempts, event_type=TRIGGERED, outcome="succeeded") == 2
     assert delta(before, after, attempts, event_type=TRIGGERED, outcome="failed") == 1
@@ -56,3 +58,21 @@ def test_the_workers_attempts_show_at_the_web_metrics_and_in_its_json_log(e2e, r
     (only,) = attempt_lines(logs, Delivery.objects.get(endpoint=fine).pk)
     assert (only["outcome"], only["delivery_status"]) == ("succeeded", "succeeded")
     assert isinstance(only["duration_ms"], int)
+
+
+def test_the_counts_of_a_stopped_worker_stay_in_the_totals(e2e, receiver, api_client, client):
+    services.endpoint_create(name="fine", url=receiver.url("/fine"))
+    before = scrape(client)
+    declare(api_client, key="obs-2")
+    middle = wait_until(lambda: counted(client, since=before, succeeded=1), timeout=15)
+
+    # The same worker, restarted: a new process, counting in a file of its own.
+    worker = e2e.workers[0]
+    worker.stop()
+    worker.start()
+    declare(api_client, key="obs-3")
+    after = wait_until(lambda: counted(client, since=middle, succeeded=1), timeout=15)
+
+    attempts = "opsknight_webhook_attempts_total"
+    assert delta(before, after, attempts, event_type=TRIGGERED, outcome="succeeded") == 2
+    assert delta(before, after, "opsknight_webhook_deliveries_total", event_type=TRIGGERED, outcome="succeeded") == 2
