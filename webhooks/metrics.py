@@ -7,8 +7,8 @@ Two sources, each where its figures are true:
   memory-mapped file in PROMETHEUS_MULTIPROC_DIR, and a scrape of any web process adds
   up every file there. The counters only ever grow, also across worker restarts.
 - Gauges (pending, failed, queue lag, disabled endpoints) are the state of the
-  database, read at scrape time with a few index-only queries
-  (`selectors.queue_health`): right whichever process or host asks, and never stale.
+  database, read at scrape time (`selectors.queue_health`: four queries on indexes
+  and the small endpoints table): right whichever process or host asks, never stale.
 """
 
 import logging
