@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
-from webhooks import formats, notifications, payloads, queue, retries, sender, signing
+from webhooks import formats, notifications, observability, payloads, queue, retries, sender, signing
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
 from webhooks.targets import TargetRefused, check_url
 
@@ -445,6 +445,7 @@ def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]])
         for delay, ids in retry_groups.items():
             queue.enqueue_deliveries_on_commit(ids, countdown=delay)
         _track_endpoint_health(list(health.values()), now=now)
+    observability.attempts_recorded(attempts)
     return attempts
 
 
