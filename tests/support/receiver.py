@@ -43,9 +43,13 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                # Recorded on arrival, before the answer: once a sender has its answer,
+                # the request is in `requests` (no race with a check right after a send).
                 with receiver._changed:
                     script = receiver._scripts[self.path]
                     reply = script.popleft() if script else Reply()
+                    receiver.requests.append(ReceivedRequest(self.path, dict(self.headers.items()), body, time.time()))
+                    receiver._changed.notify_all()
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:
@@ -57,9 +61,6 @@ class Receiver:
                     self.wfile.write(reply.body)
                 except OSError:
                     pass  # the sender gave up (timeout): it still counts as received
-                with receiver._changed:
-                    receiver.requests.append(ReceivedRequest(self.path, dict(self.headers.items()), body, time.time()))
-                    receiver._changed.notify_all()
 
             def log_message(self, *args):
                 pass
