@@ -32,6 +32,8 @@ class WebhookEndpoint(models.Model):
     event_types = models.JSONField(
         default=list, blank=True, help_text="The event types to send. Empty means all of them."
     )
+    # Sent on every attempt, e.g. a receiver's own auth header: {name: value}.
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent on every attempt.")
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

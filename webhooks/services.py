@@ -42,6 +42,9 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
             errors["event_types"] = (
                 f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: {', '.join(EVENT_TYPES.values)}."
             )
+    header_errors = sender.custom_header_errors(endpoint.headers)
+    if header_errors:
+        errors["headers"] = " ".join(header_errors)
     if errors:
         raise ValidationError(errors)
     endpoint.full_clean()
@@ -60,6 +63,7 @@ def endpoint_create(
     is_active: bool = True,
     description: str = "",
     secret: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WebhookEndpoint:
     """Create an endpoint. The secret is generated unless one is typed; the caller shows
     `endpoint.secret` once and never again."""
@@ -72,19 +76,30 @@ def endpoint_create(
         is_active=is_active,
         description=description,
         secret=secret or signing.generate_secret(),
+        headers=headers or {},
     )
     _validate_endpoint(endpoint)
     endpoint.save(force_insert=True)
     return endpoint
 
 
-ENDPOINT_UPDATABLE_FIELDS = frozenset({"name", "url", "event_types", "is_active", "description"})
+ENDPOINT_UPDATABLE_FIELDS = frozenset({"name", "url", "event_types", "is_active", "description", "headers"})
+
+
+def _keep_redacted_values(new: dict, old: dict) -> dict:
+    """Custom headers as given, except that a value sent back as REDACTED (as the API and
+    admin show sensitive ones) keeps the stored value of that header."""
+    if not isinstance(new, dict):
+        return new
+    return {name: old.get(name, value) if value == sender.REDACTED else value for name, value in new.items()}
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
     unknown = set(changes) - ENDPOINT_UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
+    if "headers" in changes:
+        changes["headers"] = _keep_redacted_values(changes["headers"], endpoint.headers)
     for name, value in changes.items():
         setattr(endpoint, name, sorted(set(value)) if name == "event_types" else value)
     if changes.get("is_active") is True:
@@ -251,6 +266,7 @@ def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingReques
         body=body,
         secrets=endpoint.signing_secrets(),
         timestamp=timestamp,
+        custom_headers=endpoint.headers,
     )
     # Send Test answers the operator now: it does not wait behind the endpoint's cap.
     return sender.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk)
@@ -340,7 +356,7 @@ def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]])
                 started_at=result.started_at,
                 duration_ms=result.duration_ms,
                 url=delivery.endpoint.url,
-                request_headers=result.request_headers,
+                request_headers=sender.redact_headers(result.request_headers, custom=delivery.endpoint.headers),
                 response_status=result.response_status,
                 response_headers=result.response_headers,
                 response_body_excerpt=result.response_body_excerpt,
