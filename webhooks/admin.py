@@ -204,7 +204,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         fields = {name: data[name] for name in EDITABLE_FIELDS}
         if change:
-            services.endpoint_update(endpoint=obj, **fields)
+            # From the stored row: the form has already copied its values onto obj, and the
+            # service keeps stored header values the form shows redacted.
+            services.endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
             return
         endpoint = services.endpoint_create(**fields, secret=data.get("secret") or None)
         obj.pk, obj.secret = endpoint.pk, endpoint.secret
@@ -296,7 +298,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def replay_view(self, request, object_id):
         endpoint = self._endpoint_to_change(request, object_id)
-        since = parse_datetime(request.POST.get("since", "").strip())
+        try:
+            since = parse_datetime(request.POST.get("since", "").strip())
+        except ValueError:  # well-formed but not a date, like month 13
+            since = None
         if since is None:
             self.message_user(request, "Give the date and time to replay from, e.g. 2024-01-15 10:30.", messages.ERROR)
             return HttpResponseRedirect(self._change_url(endpoint))
