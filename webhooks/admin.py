@@ -214,18 +214,20 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         # The answer to the POST is the one page that shows the secret: no redirect, no
         # message stored in a cookie or session.
-        return self._secret_page(request, obj, created=True)
+        return self._secret_page(request, [obj], created=True)
 
-    def _secret_page(self, request, endpoint: WebhookEndpoint, *, created: bool) -> TemplateResponse:
+    def _secret_page(self, request, endpoints: list[WebhookEndpoint], *, created: bool) -> TemplateResponse:
+        """The one page that shows secrets: the answer to a creation or a rotation. Not a
+        redirect with a message, so a secret never sits in a cookie or the session."""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "original": endpoint,
             "title": "Endpoint created: copy its signing secret" if created else "Secret rotated: copy the new one",
             "created": created,
-            "secret": endpoint.secret,
-            "change_url": reverse("admin:webhooks_webhookendpoint_change", args=[quote(endpoint.pk)]),
-            "overlap_until": endpoint.previous_secret_expires_at,
+            "endpoints": [
+                {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
+                for number, endpoint in enumerate(endpoints)
+            ],
         }
         # admin_view() marks it never_cache: no copy of the secret in a browser cache.
         return TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context)
@@ -294,7 +296,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def rotate_view(self, request, object_id):
         endpoint = services.endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
         self.log_change(request, endpoint, "Rotated the signing secret.")
-        return self._secret_page(request, endpoint, created=False)
+        return self._secret_page(request, [endpoint], created=False)
 
     def replay_view(self, request, object_id):
         endpoint = self._endpoint_to_change(request, object_id)
@@ -333,17 +335,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
     def rotate_secret(self, request, queryset):
-        for endpoint in queryset:
-            services.endpoint_rotate_secret(endpoint=endpoint)
-            self.message_user(
-                request,
-                format_html(
-                    "New secret for <b>{}</b>: <code>{}</code> — copy it now, it is not shown again.",
-                    endpoint.name,
-                    endpoint.secret,
-                ),
-                messages.WARNING,
-            )
+        rotated = [services.endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        for endpoint in rotated:
+            self.log_change(request, endpoint, "Rotated the signing secret.")
+        return self._secret_page(request, rotated, created=False)
 
 
 def test_outcome_line(attempt: DeliveryAttempt) -> str:
@@ -403,8 +398,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     Media = AdminMedia
     change_form_template = "admin/webhooks/delivery/change_form.html"
     list_display = [
-        "id", "status_badge", "event_type", "endpoint", "origin", "is_test", "attempt_count",
-        "last_status_code", "created_at",
+        "id", "status_badge", "event_type", "endpoint_name", "origin", "attempt_count", "last_status_code",
+        "created_at",
     ]  # fmt: skip
     list_filter = ["status", "endpoint", "event__type", "is_test", "origin", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "=event__id", "=event__incident__id"]
@@ -454,6 +449,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
+
+    @admin.display(description="endpoint", ordering="endpoint__name")
+    def endpoint_name(self, delivery: Delivery) -> str:
+        return delivery.endpoint.name
 
     @admin.display(description="endpoint")
     def endpoint_link(self, delivery: Delivery) -> str:
@@ -547,13 +546,14 @@ class TimelineWithDeliveriesInline(IncidentEventInline):
             return "none (no subscribed endpoint)"
         return format_html_join(
             mark_safe("<br>"),
-            '<a href="{}">{}</a> {} <small>{} attempt(s)</small>',
+            '<a href="{}">{}</a> {} <small>{} attempt(s){}</small>',
             (
                 (
                     reverse("admin:webhooks_delivery_change", args=[quote(delivery.pk)]),
                     delivery.endpoint.name,
                     badge(delivery.status),
                     delivery.attempt_count,
+                    "" if delivery.origin == Delivery.Origin.EVENT else f", {delivery.get_origin_display().lower()}",
                 )
                 for delivery in deliveries
             ),
