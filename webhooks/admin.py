@@ -398,8 +398,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     Media = AdminMedia
     change_form_template = "admin/webhooks/delivery/change_form.html"
     list_display = [
-        "id", "status_badge", "event_type", "endpoint_name", "origin", "attempt_count", "last_status_code",
-        "created_at",
+        "id", "status_badge", "event_type", "endpoint_name", "origin", "attempts", "last_code", "created",
     ]  # fmt: skip
     list_filter = ["status", "endpoint", "event__type", "is_test", "origin", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["=id", "=event__id", "=event__incident__id"]
@@ -449,6 +448,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, delivery: Delivery) -> int:
+        return delivery.attempt_count
+
+    @admin.display(description="last HTTP", ordering="last_status_code")
+    def last_code(self, delivery: Delivery) -> str:
+        return "—" if delivery.last_status_code is None else str(delivery.last_status_code)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, delivery: Delivery) -> str:
+        return f"{timezone.localtime(delivery.created_at):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description="endpoint", ordering="endpoint__name")
     def endpoint_name(self, delivery: Delivery) -> str:

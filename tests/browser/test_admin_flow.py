@@ -14,6 +14,7 @@ from standardwebhooks import Webhook
 
 from incidents.models import Incident
 from tests.support.receiver import Reply
+from webhooks import services
 from webhooks.models import Delivery, WebhookEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -39,7 +40,7 @@ def log_in(page, base_url: str) -> None:
     page.click("input[type=submit]")
     expect(page.locator("#user-tools")).to_contain_text("oncall")
     # Collapsed (remembered by the browser): the lists get the whole width in the screenshots.
-    page.click("#toggle-nav-sidebar")
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
 
 
 def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
@@ -83,6 +84,10 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     assert test_request.header("Authorization") == "Bearer itsm-token-123"
     Webhook(secret).verify(test_request.body, test_request.headers)
 
+    # A second receiver that is down: its delivery fails every attempt (retries 1, 2, 3 s).
+    receiver.script("/chat", [500] * 4)
+    chat = services.endpoint_create(name="Chat bot", url=receiver.url("/chat"), event_types=["incident.triggered"])
+
     # --- Declare an incident in the admin: the worker delivers it ----------------------
     page.goto(f"{base}/admin/incidents/incident/add/")
     page.fill("#id_title", "Checkout API 5xx above 5%")
@@ -91,6 +96,8 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     incident = wait_until(lambda: Incident.objects.filter(title="Checkout API 5xx above 5%").first())
     delivery = Delivery.objects.get(endpoint=endpoint, event__incident=incident)
     wait_until(lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SUCCEEDED)
+    wait_until(lambda: Delivery.objects.get(endpoint=chat).status == Delivery.Status.FAILED)
+    assert len(receiver.received("/chat")) == 4
     triggered = receiver.wait_for(3, "/itsm")[1:]
     assert [r.header("X-OpsKnight-Event") for r in triggered] == ["incident.triggered"] * 2
 
@@ -140,13 +147,16 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     expect(page.locator("#result_list")).to_contain_text(redelivery.pk)
     page.fill("#searchbar", incident.pk)
     page.press("#searchbar", "Enter")
-    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    expect(page.locator("#result_list tbody tr")).to_have_count(4)  # ITSM: 2 and a redelivery; chat: 1
     page.goto(f"{base}/admin/webhooks/delivery/")
+    page.set_viewport_size({"width": 1440, "height": 800})  # every column of the list in view
     screenshot(page, "deliveries-list")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.goto(f"{base}/admin/webhooks/webhookendpoint/")
     row = page.locator("#result_list tbody tr", has_text="ITSM bridge")
     expect(row).to_contain_text("100% of 3")
+    expect(page.locator("#result_list tbody tr", has_text="Chat bot")).to_contain_text("0% of 1")
     expect(row.locator(".field-duration_24h")).to_contain_text(re.compile(r"\d+ ms / \d+ ms"))
     screenshot(page, "endpoints-list")
 
