@@ -407,30 +407,11 @@ class DeliveryAdmin(admin.ModelAdmin):
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
     date_hierarchy = "created_at"
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "id",
-                    "status_badge",
-                    "endpoint_link",
-                    "event_link",
-                    "event_type",
-                    "incident_link",
-                    "origin",
-                    "is_test",
-                    "attempt_count",
-                    "next_attempt_at",
-                    "last_status_code",
-                    "last_error",
-                    "created_at",
-                    "completed_at",
-                ]
-            },
-        ),  # fmt: skip
-        ("Request", {"fields": ["request_line", "request_headers", "payload"]}),
-    ]
+    overview = [
+        "id", "status_badge", "endpoint_link", "event_link", "event_type", "incident_link", "origin", "is_test",
+        "attempt_count", "next_attempt_at", "last_status_code", "last_error", "created_at", "completed_at",
+    ]  # fmt: skip
+    fieldsets = [(None, {"fields": overview}), ("Request", {"fields": ["request_line", "request_headers", "payload"]})]
 
     def get_readonly_fields(self, request, obj=None):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]

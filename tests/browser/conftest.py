@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -49,6 +50,10 @@ def browser_page(e2e, live_server, tmp_path, monkeypatch):
             yield page
         finally:
             context.close()
+            # ORM calls made while Playwright's loop runs get their own connections (Django
+            # keeps them per async context): close them here, or the test database cannot
+            # be dropped at the end of the session.
+            connections.close_all()
 
 
 @pytest.fixture
