@@ -290,6 +290,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             self.message_user(request, f"Unknown event type '{event_type[:100]}'.", messages.ERROR)
             return HttpResponseRedirect(self._change_url(endpoint))
         attempt = services.endpoint_send_test(endpoint=endpoint, event_type=event_type)
+        self.log_change(request, endpoint, f"Send Test ({event_type}): {test_outcome_line(attempt)[:150]}")
         # Redirect to a page that shows this attempt: reloading it does not send again.
         return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
 

@@ -295,6 +295,8 @@ def test_send_test_button_sends_the_chosen_event_and_shows_the_outcome_inline(ad
     assert "HTTP 202" in outcome and "incident.escalated" in outcome
     assert "&lt;b&gt;accepted&lt;/b&gt;" in outcome and "<b>accepted</b>" not in outcome
     assert '<option value="incident.escalated" selected>' in page
+    history = admin.get(f"{ENDPOINTS}{quote(endpoint.pk)}/history/").content.decode()
+    assert "Send Test (incident.escalated): HTTP 202" in history
 
 
 def test_send_test_button_shows_a_connection_error(admin):
