@@ -20,10 +20,11 @@ COPY . .
 # here outlives the build. Deployments pass their own DJANGO_SECRET_KEY.
 RUN DJANGO_SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput -v0
 
-# Run as an unprivileged user; var/ holds Celery beat's schedule file.
+# Run as an unprivileged user; var/ holds Celery beat's schedule file, var/prometheus
+# the workers' metric files (settings create it, as root, during the build above).
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app opsknight \
-    && mkdir -p /app/var \
-    && chown opsknight /app/var
+    && mkdir -p /app/var/prometheus \
+    && chown opsknight /app/var /app/var/prometheus
 USER opsknight
 
 EXPOSE 8000

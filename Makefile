@@ -20,9 +20,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # Web (127.0.0.1:8000), Celery worker and Celery beat in one foreground process.
 run: $(VENV)/.installed
 	@mkdir -p var
-	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} PORT=$${PORT:-8000}; \
+	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} PORT=$${PORT:-8000} \
+		LOG_FORMAT=$${LOG_FORMAT:-text}; \
 	$(BIN)/python manage.py check_redis && \
 	$(BIN)/python manage.py migrate --noinput -v0 && \
+	$(BIN)/python manage.py metrics_reset -v0 && \
 	$(BIN)/python manage.py ensure_admin && \
 	echo "Admin: http://127.0.0.1:$$PORT/admin/   API docs: http://127.0.0.1:$$PORT/api/docs" && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start

@@ -1,6 +1,7 @@
 """Fixtures shared by every test suite."""
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from incidents.actors import Actor
@@ -8,6 +9,12 @@ from opsknight.models import Scope
 from opsknight.services import api_key_create
 
 ALL_SCOPES = list(Scope.values)
+
+
+def pytest_sessionstart(session):
+    """Metric counters start from 0 in each session (PROMETHEUS_MULTIPROC_DIR is the
+    tests' own, see pyproject.toml): files of old runs would pile up otherwise."""
+    call_command("metrics_reset", verbosity=0)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from incidents import services
 from incidents.actors import Actor
-from incidents.models import Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 
 
 @admin.register(Service)
@@ -33,6 +33,19 @@ class IncidentEventInline(admin.TabularInline):
         return False
 
 
+class ExternalLinkInline(admin.TabularInline):
+    """Read-only: links come from receivers through the API."""
+
+    model = ExternalLink
+    fields = ["system", "key", "url", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "status", "severity", "service", "escalation_level", "visibility", "created_at"]
@@ -40,7 +53,7 @@ class IncidentAdmin(admin.ModelAdmin):
     search_fields = ["id", "title", "idempotency_key", "assignee"]
     list_select_related = ["service"]
     date_hierarchy = "created_at"
-    inlines = [IncidentEventInline]
+    inlines = [IncidentEventInline, ExternalLinkInline]
     actions = ["acknowledge", "resolve", "escalate", "reopen"]
     change_form_template = "admin/incidents/incident/change_form.html"
 

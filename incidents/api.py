@@ -6,10 +6,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import selectors, services
+from incidents import events, selectors, services
 from incidents.actors import Actor
-from incidents.models import Incident, Service
+from incidents.models import ExternalLink, Incident, Service
 from incidents.serializers import (
+    AlertEventInput,
+    AlertEventOutput,
+    ExternalLinkCreateInput,
+    ExternalLinkOutput,
     IncidentCreateInput,
     IncidentEventOutput,
     IncidentFilterInput,
@@ -141,6 +145,98 @@ IncidentAcknowledgeApi = _transition_api(services.ACKNOWLEDGE)
 IncidentResolveApi = _transition_api(services.RESOLVE)
 IncidentEscalateApi = _transition_api(services.ESCALATE)
 IncidentReopenApi = _transition_api(services.REOPEN)
+
+
+class IncidentLinkListCreateApi(APIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="incidents_links_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(ExternalLinkOutput), **error_responses(400, 403, 404)},
+    )
+    def get(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        paginator = OldestFirstCursorPagination()
+        page = paginator.paginate_queryset(selectors.external_link_list(incident=incident), request, view=self)
+        return paginator.get_paginated_response(ExternalLinkOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="incidents_links_create",
+        request=ExternalLinkCreateInput,
+        responses={
+            201: ExternalLinkOutput,
+            200: OpenApiResponse(ExternalLinkOutput, description="A link with this system and key already existed."),
+            **error_responses(400, 403, 404, 413, 415),
+        },
+        description="Idempotent on `system` + `key`. Emits no event: the link appears in the incident's later "
+        "webhook payloads (`incident.externalLinks`).",
+    )
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        data = ExternalLinkCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        link, created = services.external_link_add(incident=incident, **data.validated_data)
+        return Response(
+            ExternalLinkOutput(link).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class IncidentLinkDetailApi(APIView):
+    required_scopes = {"DELETE": WRITE}
+
+    @extend_schema(operation_id="incidents_links_destroy", responses={204: None, **error_responses(403, 404)})
+    def delete(self, request, incident_id: str, link_id: str):
+        incident = get_visible_incident(request, incident_id)
+        try:
+            link = selectors.external_link_get(incident=incident, link_id=link_id)
+        except ExternalLink.DoesNotExist:
+            raise NotFound(f"Incident {incident.id} has no link with id '{link_id}'.") from None
+        services.external_link_remove(link=link)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertEventApi(APIView):
+    """PagerDuty Events API v2 shape; the rules are in incidents/events.py."""
+
+    required_scopes = {"POST": WRITE}
+
+    @extend_schema(
+        operation_id="events_create",
+        request=AlertEventInput,
+        responses={202: AlertEventOutput, **error_responses(400, 403, 404, 413, 415)},
+        description="`trigger` opens an incident, or finds the open one with the same `dedup_key`; "
+        "`acknowledge` and `resolve` act on the `dedup_key`'s incident and succeed also when it is already "
+        "in that state. 404 for an acknowledge or resolve with a `dedup_key` no incident has.",
+    )
+    def post(self, request):
+        data = AlertEventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = data.validated_data
+        actor = Actor.from_api_key(request.auth)
+        try:
+            if event["event_action"] == "trigger":
+                payload = event["payload"]
+                outcome = events.event_trigger(
+                    **payload,
+                    dedup_key=event["dedup_key"],
+                    service=event["routing_key"],
+                    actor=actor,
+                    created_by_key=request.auth,
+                )
+            elif event["event_action"] == "acknowledge":
+                outcome = events.event_acknowledge(dedup_key=event["dedup_key"], actor=actor)
+            else:
+                outcome = events.event_resolve(dedup_key=event["dedup_key"], actor=actor)
+        except events.UnknownDedupKey as error:
+            raise NotFound(error.message) from None
+        body = {
+            "status": "success",
+            "message": "Event processed",
+            "dedup_key": outcome.dedup_key,
+            "incident_id": outcome.incident.id,
+        }
+        return Response(AlertEventOutput(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ServiceListCreateApi(APIView):

@@ -1,4 +1,6 @@
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from opsknight.ids import new_id
@@ -10,6 +12,10 @@ def new_service_id() -> str:
 
 def new_incident_id() -> str:
     return new_id("inc")
+
+
+def new_external_link_id() -> str:
+    return new_id("lnk")
 
 
 class Service(models.Model):
@@ -52,6 +58,9 @@ class Incident(models.Model):
     # Unique when present: the database, not a read-then-write, makes concurrent
     # creates with one key return one incident. NULLs do not collide.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The Events API's key (PagerDuty's `dedup_key`): at most one open incident per key,
+    # enforced by the partial unique constraint below; a resolved one frees the key.
+    dedup_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -70,6 +79,15 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["status", "-id"], name="incident_status_newest"),
             models.Index(fields=["created_at"], name="incident_created_at"),
+            models.Index(fields=["dedup_key", "-created_at"], name="incident_dedup_key_newest"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=~Q(status="resolved"),
+                name="incident_one_open_per_dedup_key",
+                violation_error_message="An open incident already has this dedup_key.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -114,3 +132,35 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} v{self.version}"
+
+
+SYSTEM_NAME = RegexValidator(
+    r"^[a-z0-9][a-z0-9_.-]*\Z", "Lower-case letters, digits, '.', '_' and '-', starting with a letter or digit."
+)
+PRINTABLE = RegexValidator(r"^[^\x00-\x1f\x7f]+\Z", "Must not be empty or contain control characters.")
+HTTP_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+
+class ExternalLink(models.Model):
+    """A record in another system (an ITSM ticket, a chat thread) about this incident.
+    Receivers add one through the API and find it again in every later webhook."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_external_link_id, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="external_links")
+    system = models.CharField(
+        max_length=50,
+        validators=[SYSTEM_NAME],
+        help_text="The other system, lower case, e.g. jira or servicenow.",
+    )
+    key = models.CharField(max_length=255, validators=[PRINTABLE], help_text="The record's key there, e.g. OPS-123.")
+    url = models.URLField(max_length=2000, validators=[HTTP_URL], help_text="Where a person opens it (http or https).")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]  # ids sort by creation time
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "system", "key"], name="external_link_one_per_system_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.key}"

@@ -4,11 +4,11 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from incidents.models import Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 
 
 def incident_queryset(*, include_private: bool) -> QuerySet[Incident]:
-    incidents = Incident.objects.select_related("service")
+    incidents = Incident.objects.select_related("service").prefetch_related("external_links")
     if not include_private:
         incidents = incidents.filter(visibility=Incident.Visibility.PUBLIC)
     return incidents
@@ -42,6 +42,14 @@ def incident_get(*, incident_id: str, include_private: bool) -> Incident:
 
 def incident_timeline(*, incident: Incident) -> QuerySet[IncidentEvent]:
     return IncidentEvent.objects.filter(incident=incident)
+
+
+def external_link_list(*, incident: Incident) -> QuerySet[ExternalLink]:
+    return ExternalLink.objects.filter(incident=incident)
+
+
+def external_link_get(*, incident: Incident, link_id: str) -> ExternalLink:
+    return ExternalLink.objects.get(incident=incident, pk=link_id)
 
 
 def service_list() -> QuerySet[Service]:

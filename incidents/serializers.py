@@ -1,9 +1,12 @@
 """API shapes for incidents. Input serializers validate; output serializers render.
 Neither holds business logic: that is in services.py."""
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
-from incidents.models import Incident, IncidentEvent, Service
+from incidents.events import ALERT_SEVERITIES
+from incidents.models import HTTP_URL, ExternalLink, Incident, IncidentEvent, Service
 
 
 class ServiceOutput(serializers.ModelSerializer):
@@ -23,9 +26,16 @@ class ServiceCreateInput(serializers.Serializer):
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class ExternalLinkOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ExternalLink
+        fields = ["id", "system", "key", "url", "created_at"]
+
+
 class IncidentOutput(serializers.ModelSerializer):
     service = ServiceRefOutput(allow_null=True)
     created_by_key = serializers.CharField(source="created_by_key_id", allow_null=True)
+    external_links = ExternalLinkOutput(many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -40,12 +50,14 @@ class IncidentOutput(serializers.ModelSerializer):
             "visibility",
             "escalation_level",
             "idempotency_key",
+            "dedup_key",
             "version",
             "created_at",
             "updated_at",
             "acknowledged_at",
             "resolved_at",
             "created_by_key",
+            "external_links",
         ]
 
 
@@ -72,6 +84,77 @@ class IncidentCreateInput(serializers.Serializer):
     )
     assignee = serializers.CharField(max_length=320, required=False, allow_null=True, allow_blank=True, default=None)
     visibility = serializers.ChoiceField(choices=Incident.Visibility.choices, default=Incident.Visibility.PUBLIC)
+
+
+class ExternalLinkCreateInput(serializers.Serializer):
+    system = serializers.CharField(
+        max_length=50, help_text="The other system, e.g. `jira` or `servicenow`; stored in lower case."
+    )
+    key = serializers.CharField(max_length=255, help_text="The record's key in that system, e.g. `OPS-123`.")
+    url = serializers.URLField(
+        max_length=2000, validators=[HTTP_URL], help_text="Where a person opens the record: http or https."
+    )
+
+    def validate_system(self, value: str) -> str:
+        return value.lower()
+
+
+class AlertPayloadInput(serializers.Serializer):
+    summary = serializers.CharField(max_length=1024, help_text="Becomes the incident's title (cut to 500).")
+    source = serializers.CharField(max_length=255, help_text="The affected host or system.")
+    severity = serializers.ChoiceField(
+        choices=ALERT_SEVERITIES,
+        help_text="critical → critical, error → high, warning → medium, info → info.",
+    )
+    component = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    custom_details = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+class AlertEventInput(serializers.Serializer):
+    """PagerDuty Events API v2 shape. Unknown fields (`client`, `links`, `images`,
+    `payload.group`, ...) are ignored, so tools send their usual body."""
+
+    event_action = serializers.ChoiceField(choices=["trigger", "acknowledge", "resolve"])
+    dedup_key = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Optional on trigger (one is generated and returned); required for acknowledge and resolve.",
+    )
+    routing_key = ServiceIdField(
+        queryset=Service.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The id of the service (`svc_...`) a triggered incident belongs to; optional.",
+        error_messages={"does_not_exist": "No service with id '{pk_value}'."},
+    )
+    payload = AlertPayloadInput(required=False, help_text="Required for trigger; ignored otherwise.")
+
+    def to_internal_value(self, data):
+        # Tools send acknowledge and resolve with whatever payload they have (or a partial
+        # one): it is ignored, so it must not fail validation either.
+        if isinstance(data, Mapping) and data.get("event_action") in ("acknowledge", "resolve"):
+            data = {name: value for name, value in data.items() if name != "payload"}
+        return super().to_internal_value(data)
+
+    def validate(self, data: dict) -> dict:
+        if data["event_action"] == "trigger":
+            if "payload" not in data:
+                raise serializers.ValidationError({"payload": ["This field is required for a trigger event."]})
+        elif not data.get("dedup_key"):
+            raise serializers.ValidationError(
+                {"dedup_key": [f"This field is required for an {data['event_action']} event."]}
+            )
+        return data
+
+
+class AlertEventOutput(serializers.Serializer):
+    status = serializers.CharField(help_text="Always `success`.")
+    message = serializers.CharField(help_text="Always `Event processed`.")
+    dedup_key = serializers.CharField()
+    incident_id = serializers.CharField(help_text="The incident the event opened or acted on (an extension).")
 
 
 class IncidentFilterInput(serializers.Serializer):

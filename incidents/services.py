@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.actors import Actor
-from incidents.models import Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 from incidents.signals import incident_event_recorded
 from opsknight.errors import ConflictError
 
@@ -89,10 +89,12 @@ def incident_create(
     service: Service | None = None,
     assignee: str | None = None,
     visibility: str = Incident.Visibility.PUBLIC,
+    dedup_key: str | None = None,
     created_by_key=None,
 ) -> tuple[Incident, bool]:
     """Declare an incident. Returns `(incident, created)`: with an `idempotency_key`
-    already used, the first incident and `created=False`, and nothing is emitted."""
+    already used, or a `dedup_key` an open incident has, that incident and
+    `created=False`, and nothing is emitted."""
     now = timezone.now()
     incident = Incident(
         title=title,
@@ -102,47 +104,64 @@ def incident_create(
         assignee=assignee or None,
         visibility=visibility,
         idempotency_key=idempotency_key or None,
+        dedup_key=dedup_key or None,
         created_at=now,
         updated_at=now,
         created_by_key=created_by_key,
     )
     # Uniqueness is left to the database constraint: a check here would race.
-    incident.full_clean(validate_unique=False)
+    incident.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             incident.save(force_insert=True)
             _record_event(incident=incident, event_type=IncidentEvent.Type.TRIGGERED, actor=actor, now=now)
     except IntegrityError:
-        existing = (
-            Incident.objects.filter(idempotency_key=incident.idempotency_key).first()
-            if incident.idempotency_key
-            else None
-        )
+        existing = _incident_holding_keys(incident)
         if existing is None:
             raise
         return existing, False
     return incident, True
 
 
+def _incident_holding_keys(incident: Incident) -> Incident | None:
+    """The incident whose idempotency_key or open dedup_key made `incident`'s insert fail."""
+    if incident.idempotency_key:
+        existing = Incident.objects.filter(idempotency_key=incident.idempotency_key).first()
+        if existing is not None:
+            return existing
+    if incident.dedup_key:
+        return Incident.objects.filter(dedup_key=incident.dedup_key).exclude(status=Status.RESOLVED).first()
+    return None
+
+
 def incident_transition(*, incident: Incident, transition: Transition, actor: Actor) -> Incident:
     """Apply one lifecycle transition, or raise InvalidTransition naming the current status."""
-    with transaction.atomic():
-        # The row lock serialises concurrent transitions: each sees the previous
-        # one's status and version, so versions never repeat and refusals are exact.
-        locked = Incident.objects.select_for_update().get(pk=incident.pk)
-        if locked.status not in transition.allowed_from:
-            allowed = " or ".join(sorted(transition.allowed_from))
-            raise InvalidTransition(
-                f"Cannot {transition.action} incident {locked.id}: its status is '{locked.status}' "
-                f"(allowed from {allowed})."
-            )
-        now = timezone.now()
-        transition.apply(locked, now)
-        locked.version += 1
-        locked.updated_at = now
-        # No full_clean: only this module's code set the fields above.
-        locked.save()
-        _record_event(incident=locked, event_type=transition.event_type, actor=actor, now=now)
+    try:
+        with transaction.atomic():
+            # The row lock serialises concurrent transitions: each sees the previous
+            # one's status and version, so versions never repeat and refusals are exact.
+            locked = Incident.objects.select_for_update().get(pk=incident.pk)
+            if locked.status not in transition.allowed_from:
+                allowed = " or ".join(sorted(transition.allowed_from))
+                raise InvalidTransition(
+                    f"Cannot {transition.action} incident {locked.id}: its status is '{locked.status}' "
+                    f"(allowed from {allowed})."
+                )
+            now = timezone.now()
+            transition.apply(locked, now)
+            locked.version += 1
+            locked.updated_at = now
+            # No full_clean: only this module's code set the fields above.
+            locked.save()
+            _record_event(incident=locked, event_type=transition.event_type, actor=actor, now=now)
+    except IntegrityError:
+        # Only a reopen can collide: with an open incident that took its dedup_key meanwhile.
+        if not (transition is REOPEN and locked.dedup_key):
+            raise
+        raise InvalidTransition(
+            f"Cannot reopen incident {locked.id}: another open incident has its dedup_key "
+            f"'{locked.dedup_key}'. Resolve that one first."
+        ) from None
     return locked
 
 
@@ -160,6 +179,27 @@ def incident_escalate(*, incident: Incident, actor: Actor) -> Incident:
 
 def incident_reopen(*, incident: Incident, actor: Actor) -> Incident:
     return incident_transition(incident=incident, transition=REOPEN, actor=actor)
+
+
+def external_link_add(*, incident: Incident, system: str, key: str, url: str) -> tuple[ExternalLink, bool]:
+    """Link the incident to a record in another system. Returns `(link, created)`: a
+    second add of the same system and key returns the first link, unchanged. Adding a
+    link emits no lifecycle event; the link rides along in the incident's next ones."""
+    link = ExternalLink(incident=incident, system=system, key=key, url=url)
+    link.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            link.save(force_insert=True)
+    except IntegrityError:
+        existing = ExternalLink.objects.filter(incident=incident, system=system, key=key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return link, True
+
+
+def external_link_remove(*, link: ExternalLink) -> None:
+    link.delete()
 
 
 def service_create(*, name: str, description: str = "") -> Service:

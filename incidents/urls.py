@@ -10,6 +10,13 @@ urlpatterns = [
     path("incidents/<str:incident_id>/resolve", api.IncidentResolveApi.as_view(), name="incident-resolve"),
     path("incidents/<str:incident_id>/escalate", api.IncidentEscalateApi.as_view(), name="incident-escalate"),
     path("incidents/<str:incident_id>/reopen", api.IncidentReopenApi.as_view(), name="incident-reopen"),
+    path("incidents/<str:incident_id>/links", api.IncidentLinkListCreateApi.as_view(), name="incident-links"),
+    path(
+        "incidents/<str:incident_id>/links/<str:link_id>",
+        api.IncidentLinkDetailApi.as_view(),
+        name="incident-link-detail",
+    ),
+    path("events", api.AlertEventApi.as_view(), name="alert-events"),
     path("services", api.ServiceListCreateApi.as_view(), name="service-list"),
     path("services/<str:service_id>", api.ServiceDetailApi.as_view(), name="service-detail"),
 ]

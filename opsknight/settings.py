@@ -1,6 +1,7 @@
 """Django settings. Every setting that varies by deployment is read here, once, from
 the environment (see the configuration table in README.md), with safe defaults."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -132,6 +133,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
         "EventTypeEnum": "incidents.models.IncidentEvent.Type",
+        "IncidentSeverityEnum": "incidents.models.Incident.Severity",
+        "AlertSeverityEnum": "incidents.events.ALERT_SEVERITIES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
@@ -177,6 +180,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 10**9
 
 # --- Webhook delivery ------------------------------------------------------------
+
+# Where operators reach this service: chat messages (webhook formats) link to the
+# incident's admin page under it.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Seconds to wait before each retry: attempt 1 at once, then one retry per entry.
 WEBHOOK_RETRY_DELAYS = env.list("WEBHOOK_RETRY_DELAYS", cast=float, default=[60, 300, 900])
@@ -245,14 +252,34 @@ ADMINS = [("", address) for address in env.list("ADMIN_EMAILS", default=[])]
 # --- Logging ---------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# "json": one JSON object per line (for log shippers); "text": one readable line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json").lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "opsknight.logs.JsonFormatter"},
+        "text": {"()": "opsknight.logs.TextFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Monitoring: /metrics, /healthz, /readyz -----------------------------------------
+
+# Empty: /metrics is open (it shows counts, never ids, URLs or payloads). Set, a scrape
+# must send "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Attempts happen in worker processes and /metrics is served by the web process: the
+# workers' counters live in files in this directory, which web and workers must share
+# (prometheus_client's multiprocess mode). The library reads the environment variable.
+PROMETHEUS_MULTIPROC_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", default=str(BASE_DIR / "var" / "prometheus")))
+PROMETHEUS_MULTIPROC_DIR = PROMETHEUS_MULTIPROC_DIR.resolve()
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 # --- Admin bootstrap (make run) --------------------------------------------------
 

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from incidents.admin import IncidentAdmin, IncidentEventInline
 from incidents.models import Incident
-from webhooks import charts, selectors, sender, services
+from webhooks import charts, formats, selectors, sender, services
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.targets import TargetRefused, check_url
 
@@ -63,6 +63,9 @@ def headers_text(headers: dict[str, str]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in headers.items())
 
 
+EDITABLE_FIELDS = ["name", "url", "event_types", "format", "format_options", "is_active", "headers", "description"]
+
+
 class HeadersField(forms.CharField):
     """Custom headers typed one per line as `Name: value`."""
 
@@ -95,6 +98,12 @@ class EndpointForm(forms.ModelForm):
         required=False,
         help_text="Leave every box empty to receive all event types, including ones added later.",
     )
+    format = forms.ChoiceField(
+        choices=[(name, name) for name in formats.NAMES],
+        required=False,
+        initial=formats.DEFAULT,
+        help_text="What the endpoint receives: the OpsKnight JSON, a chat message or incident.io's envelope.",
+    )
     headers = HeadersField(
         required=False,
         help_text=(
@@ -112,7 +121,8 @@ class EndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["name", "url", "event_types", "is_active", "headers", "description"]
+        fields = [*EDITABLE_FIELDS]
+        help_texts = {"format_options": 'What the format needs, e.g. {"chat_id": "-1001234567890"} for telegram.'}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,8 +137,19 @@ class EndpointForm(forms.ModelForm):
             raise forms.ValidationError(str(error)) from None
         return url
 
-
-EDITABLE_FIELDS = ["name", "url", "event_types", "is_active", "headers", "description"]
+    def clean(self):
+        data = super().clean()
+        if "format" in data:
+            data["format"] = data["format"] or formats.DEFAULT
+            try:
+                data["format_options"] = services.check_format(
+                    format=data["format"], format_options=data.get("format_options") or {}
+                )
+            except ValidationError as error:
+                for name, problems in error.message_dict.items():
+                    field, _, option = name.partition(".")
+                    self.add_error(field, f"{option}: {problems[0]}" if option else problems[0])
+        return data
 
 
 @admin.register(WebhookEndpoint)
@@ -156,7 +177,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         changelist = super().get_changelist_instance(request)
         health = selectors.endpoints_health(endpoint_ids=[endpoint.pk for endpoint in changelist.result_list])
         for endpoint in changelist.result_list:
-            endpoint.health = health.get(endpoint.pk, selectors.EndpointHealth())
+            endpoint.health = health.get(endpoint.pk, selectors.EndpointHealth(endpoint=endpoint))
         return changelist
 
     # --- List columns -----------------------------------------------------------------
@@ -181,9 +202,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.display(description="success (24 h)")
     def success_rate_24h(self, endpoint) -> str:
         health = endpoint.health
-        if health.success_rate is None:
+        if health.success_rate_24h is None:
             return "—"
-        return f"{100 * health.success_rate:.0f}% of {health.finished}"
+        return f"{100 * health.success_rate_24h:.0f}% of {health.finished_24h}"
 
     @admin.display(description="p50 / p95 (24 h)")
     def duration_24h(self, endpoint) -> str:
@@ -195,7 +216,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?endpoint__id__exact={}&status__exact=pending">{}</a> / '
             '<a href="{}?endpoint__id__exact={}&status__exact=failed">{}</a>',
-            deliveries, endpoint.pk, endpoint.health.pending, deliveries, endpoint.pk, endpoint.health.failed,
+            deliveries, endpoint.pk, endpoint.health.pending, deliveries, endpoint.pk, endpoint.health.failed_24h,
         )  # fmt: skip
 
     # --- Add and change ---------------------------------------------------------------
@@ -242,7 +263,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 "health": health,
                 "p50": _ms(health.p50_ms),
                 "p95": _ms(health.p95_ms),
-                "success_rate": None if health.success_rate is None else f"{100 * health.success_rate:.0f}%",
+                "success_rate": None if health.success_rate_24h is None else f"{100 * health.success_rate_24h:.0f}%",
                 "chart": mark_safe(charts.deliveries_per_hour_svg(hours)),  # noqa: S308 - built from numbers only
                 "event_types": EVENT_TYPES.choices,
                 "test_attempt": self._test_attempt(endpoint, request.GET.get("test_delivery")),
@@ -482,13 +503,13 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="body")
     def payload(self, delivery: Delivery) -> str:
         try:
-            pretty = json.dumps(json.loads(delivery.event.payload), indent=2, ensure_ascii=False)
+            pretty = json.dumps(json.loads(delivery.sent_body), indent=2, ensure_ascii=False)
         except ValueError:
-            pretty = delivery.event.payload
+            pretty = delivery.sent_body
         return format_html(
             '{}<details><summary>Exact bytes as sent</summary><pre class="ok-pre">{}</pre></details>',
             _pre(pretty),
-            delivery.event.payload,
+            delivery.sent_body,
         )
 
     def get_urls(self):
@@ -555,7 +576,8 @@ class TimelineWithDeliveriesInline(IncidentEventInline):
 
 class IncidentWithDeliveriesAdmin(IncidentAdmin):
     Media = AdminMedia
-    inlines = [TimelineWithDeliveriesInline]
+    # The incident admin's inlines, with the timeline swapped for the one with deliveries.
+    inlines = [TimelineWithDeliveriesInline if i is IncidentEventInline else i for i in IncidentAdmin.inlines]
 
 
 admin.site.unregister(Incident)

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
 from opsknight.ids import new_id
+from webhooks import formats
 
 EVENT_TYPES = IncidentEvent.Type
 
@@ -32,6 +33,10 @@ class WebhookEndpoint(models.Model):
     event_types = models.JSONField(
         default=list, blank=True, help_text="The event types to send. Empty means all of them."
     )
+    # What the endpoint receives: the OpsKnight body, or a chat platform's or incident.io's
+    # (webhooks/formats), with what that format needs (e.g. Telegram's chat_id).
+    format = models.CharField(max_length=20, choices=[(name, name) for name in formats.NAMES], default=formats.DEFAULT)
+    format_options = models.JSONField(default=dict, blank=True)
     # Sent on every attempt, e.g. a receiver's own auth header: {name: value}.
     headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent on every attempt.")
     is_active = models.BooleanField(default=True)
@@ -112,6 +117,9 @@ class Delivery(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The body for an endpoint with another format than the default, rendered once when
+    # the delivery is written; empty: the event's own payload is sent.
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -121,10 +129,22 @@ class Delivery(models.Model):
             # "Due and not leased": only pending rows are in it, so it stays small.
             models.Index(fields=["next_attempt_at"], name="delivery_due", condition=Q(status="pending")),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_newest"),
+            # Failed real deliveries, counted on every /metrics scrape: few rows, read
+            # from the index alone, however large the log grows.
+            models.Index(
+                fields=["endpoint", "completed_at"],
+                name="delivery_failed",
+                condition=Q(status="failed", is_test=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def sent_body(self) -> str:
+        """What every attempt of this delivery sends."""
+        return self.body or self.event.payload
 
 
 class DeliveryAttempt(models.Model):

@@ -15,12 +15,19 @@ def iso_z(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def incident_payload(incident: Incident) -> dict:
+def incident_payload(incident: Incident, *, external_links: list | None = None) -> dict:
     """The `incident` object, camelCase as in the OpsKnight docs. A private incident
-    carries only its id: receivers fetch the rest with a key allowed to read it."""
+    carries only its id: receivers fetch the rest with a key allowed to read it.
+    `externalLinks` lets a receiver find the ticket it linked on an earlier event."""
     if incident.is_private:
         return {"id": incident.id, "visibility": incident.visibility}
     service = incident.service
+    # The links cost one query, unless the caller passes them (or prefetched them);
+    # an unsaved incident (the docs' key-order check) has none.
+    if external_links is not None:
+        links = external_links
+    else:
+        links = [] if incident._state.adding else incident.external_links.all()
     return {
         "id": incident.id,
         "title": incident.title,
@@ -36,6 +43,7 @@ def incident_payload(incident: Incident) -> dict:
         "escalationLevel": incident.escalation_level,
         "version": incident.version,
         "visibility": incident.visibility,
+        "externalLinks": [{"system": link.system, "key": link.key, "url": link.url} for link in links],
     }
 
 

@@ -41,32 +41,83 @@ def delivery_get(*, delivery_id: str) -> Delivery:
     return Delivery.objects.select_related("event", "endpoint").prefetch_related("attempts").get(pk=delivery_id)
 
 
-# --- Endpoint health (admin) -----------------------------------------------------------
+# --- Health of the queue and the endpoints (/metrics, webhooks_status) ------------------
+# Each query reads an index (the partial indexes on pending and on failed deliveries,
+# or one endpoint's newest deliveries), so the cost follows the backlog and the number
+# of endpoints, not the size of the delivery log.
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    pending: int  # waiting for their first attempt or a retry
+    due: int  # of which due now (some may be in a worker's hands)
+    oldest_due_at: datetime | None  # the longest-waiting due delivery no worker holds
+    failed: int  # real deliveries that ended failed, still in the log
+    endpoints_disabled: int
+    endpoints_failing: int  # active, with every attempt failing since `failing_since`
+
+    def lag_seconds(self, now: datetime) -> float:
+        return max(0.0, (now - self.oldest_due_at).total_seconds()) if self.oldest_due_at else 0.0
+
+
+def queue_health(*, now: datetime) -> QueueHealth:
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+        pending=Count("*"), due=Count("next_attempt_at", filter=Q(next_attempt_at__lte=now))
+    )
+    oldest_due_at = (
+        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    endpoints = WebhookEndpoint.objects.aggregate(
+        disabled=Count("id", filter=Q(is_active=False)),
+        failing=Count("id", filter=Q(is_active=True, failing_since__isnull=False)),
+    )
+    return QueueHealth(
+        pending=pending["pending"],
+        due=pending["due"],
+        oldest_due_at=oldest_due_at,
+        failed=_real_failed().count(),
+        endpoints_disabled=endpoints["disabled"],
+        endpoints_failing=endpoints["failing"],
+    )
+
+
+def _real_failed() -> QuerySet[Delivery]:
+    return Delivery.objects.filter(status=Delivery.Status.FAILED, is_test=False)
+
+
+# --- Endpoint health (admin, webhooks_status) ----------------------------------------
 
 HEALTH_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class EndpointHealth:
-    """An endpoint's last real delivery, and its real deliveries over HEALTH_WINDOW:
-    outcomes, deliveries still pending (of any age), and attempt durations."""
+    """An endpoint's newest real delivery, its real deliveries created in the last
+    HEALTH_WINDOW (outcomes, attempt durations), and what it has pending or failed in
+    the log (of any age). Test sends are left out of every figure."""
 
+    endpoint: WebhookEndpoint
     last_status: str | None = None
     last_at: datetime | None = None
-    succeeded: int = 0
-    failed: int = 0
+    succeeded_24h: int = 0
+    failed_24h: int = 0
     pending: int = 0
-    p50_ms: float | None = None
+    failed: int = 0  # in the log, any age
+    p50_ms: float | None = None  # attempt durations; only from endpoints_health()
     p95_ms: float | None = None
 
     @property
-    def finished(self) -> int:
-        return self.succeeded + self.failed
+    def finished_24h(self) -> int:
+        return self.succeeded_24h + self.failed_24h
 
     @property
-    def success_rate(self) -> float | None:
+    def success_rate_24h(self) -> float | None:
         """Succeeded / finished, 0 to 1; None with nothing finished."""
-        return self.succeeded / self.finished if self.finished else None
+        return self.succeeded_24h / self.finished_24h if self.finished_24h else None
 
 
 class PercentileCont(Aggregate):
@@ -112,48 +163,70 @@ def _durations(endpoint_ids: list[str], since: datetime) -> dict[str, tuple[floa
     return {key: (percentile(values, 0.5), percentile(values, 0.95)) for key, values in by_endpoint.items()}
 
 
-def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) -> dict[str, EndpointHealth]:
-    """Health for each of `endpoint_ids` in four queries, however many there are (test
-    sends left out). Endpoints with no deliveries get an empty EndpointHealth."""
-    if not endpoint_ids:
-        return {}
-    since = (now or timezone.now()) - HEALTH_WINDOW
-    real = Delivery.objects.filter(endpoint_id__in=endpoint_ids, is_test=False)
-    last = Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=False).order_by("-created_at")
-    lasts = WebhookEndpoint.objects.filter(pk__in=endpoint_ids).values_list(
-        "pk", Subquery(last.values("status")[:1]), Subquery(last.values("created_at")[:1])
+def _endpoint_health(endpoints: QuerySet[WebhookEndpoint], *, now: datetime, durations: bool) -> list[EndpointHealth]:
+    """Health of `endpoints`, in their order: the endpoints with their newest delivery
+    (one query), the counts (one grouped query, through the indexes on recent, pending
+    and failed deliveries), and with `durations` the attempt percentiles (one more)."""
+    since = now - HEALTH_WINDOW
+    newest = Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=False).order_by("-created_at")
+    rows = list(
+        endpoints.annotate(
+            last_status=Subquery(newest.values("status")[:1]), last_at=Subquery(newest.values("created_at")[:1])
+        )
+    )
+    ids = [endpoint.pk for endpoint in rows]
+    if not ids:
+        return []
+    pending, failed, recent = (
+        Q(status=Delivery.Status.PENDING),
+        Q(status=Delivery.Status.FAILED),
+        Q(created_at__gte=since),
     )
     counts = {
         row["endpoint_id"]: row
-        for row in real.filter(created_at__gte=since)
+        for row in Delivery.objects.filter(Q(endpoint_id__in=ids, is_test=False) & (recent | pending | failed))
         .values("endpoint_id")
         .annotate(
-            succeeded=Count("pk", filter=Q(status=Delivery.Status.SUCCEEDED)),
-            failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+            succeeded_24h=Count("pk", filter=recent & Q(status=Delivery.Status.SUCCEEDED)),
+            failed_24h=Count("pk", filter=recent & failed),
+            pending=Count("pk", filter=pending),
+            failed=Count("pk", filter=failed),
         )
     }
-    # Pending ones of any age (a retry can be due days later): the partial index holds only those.
-    pending = dict(
-        real.filter(status=Delivery.Status.PENDING)
-        .values("endpoint_id")
-        .annotate(n=Count("pk"))
-        .values_list("endpoint_id", "n")
-    )
-    durations = _durations(endpoint_ids, since)
-    health = {}
-    for endpoint_id, last_status, last_at in lasts:
-        count = counts.get(endpoint_id, {})
-        p50, p95 = durations.get(endpoint_id, (None, None))
-        health[endpoint_id] = EndpointHealth(
-            last_status=last_status,
-            last_at=last_at,
-            succeeded=count.get("succeeded", 0),
-            failed=count.get("failed", 0),
-            pending=pending.get(endpoint_id, 0),
-            p50_ms=p50,
-            p95_ms=p95,
+    percentiles = _durations(ids, since) if durations else {}
+    health = []
+    for endpoint in rows:
+        count = counts.get(endpoint.pk, {})
+        p50, p95 = percentiles.get(endpoint.pk, (None, None))
+        health.append(
+            EndpointHealth(
+                endpoint=endpoint,
+                last_status=endpoint.last_status,
+                last_at=endpoint.last_at,
+                succeeded_24h=count.get("succeeded_24h", 0),
+                failed_24h=count.get("failed_24h", 0),
+                pending=count.get("pending", 0),
+                failed=count.get("failed", 0),
+                p50_ms=p50,
+                p95_ms=p95,
+            )
         )
     return health
+
+
+def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) -> dict[str, EndpointHealth]:
+    """Health with attempt percentiles for each of `endpoint_ids` (an admin page's rows), in
+    three queries however many there are."""
+    if not endpoint_ids:
+        return {}
+    endpoints = WebhookEndpoint.objects.filter(pk__in=endpoint_ids)
+    return {row.endpoint.pk: row for row in _endpoint_health(endpoints, now=now or timezone.now(), durations=True)}
+
+
+def endpoint_health_list(*, now: datetime) -> list[EndpointHealth]:
+    """Every endpoint, by name, with its health (no percentiles): two queries whatever
+    the number of endpoints."""
+    return _endpoint_health(WebhookEndpoint.objects.order_by("name", "id"), now=now, durations=False)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,29 @@ import json
 
 from rest_framework import serializers
 
-from webhooks import sender
+from webhooks import formats, sender
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.services import MIN_TYPED_SECRET_LENGTH
+
+
+def format_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=formats.NAMES,
+        error_messages={"invalid_choice": f'Unknown format "{{input}}". Valid formats: {", ".join(formats.NAMES)}.'},
+        help_text="What the endpoint receives: `opsknight` (the signed OpsKnight JSON, the default), a chat "
+        "message (`slack`, `msteams`, `google_chat`, `discord`, `telegram`) or the incident.io envelope "
+        "(`incidentio`). See docs/formats.md.",
+        **kwargs,
+    )
+
+
+FORMAT_OPTIONS_HELP = (
+    'What the format needs, e.g. `{"chat_id": "-1001234567890"}` for `telegram`. Unknown options are refused.'
+)
+
+
+def format_options_field(*, help_text: str = FORMAT_OPTIONS_HELP, **kwargs) -> serializers.DictField:
+    return serializers.DictField(help_text=help_text, **kwargs)
 
 
 class CustomHeadersField(serializers.DictField):
@@ -37,6 +57,8 @@ class EndpointOutput(serializers.ModelSerializer):
             "name",
             "url",
             "event_types",
+            "format",
+            "format_options",
             "is_active",
             "description",
             "headers",
@@ -71,6 +93,8 @@ class EndpointCreateInput(serializers.Serializer):
         required=False,
         help_text="Leave out to have a `whsec_` secret generated (recommended).",
     )
+    format = format_field(required=False, default=formats.DEFAULT)
+    format_options = format_options_field(required=False, default=dict)
 
 
 class EndpointUpdateInput(serializers.Serializer):
@@ -79,6 +103,10 @@ class EndpointUpdateInput(serializers.Serializer):
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES.choices), required=False)
     is_active = serializers.BooleanField(required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    format = format_field(required=False)
+    format_options = format_options_field(
+        required=False, help_text=FORMAT_OPTIONS_HELP + " Changing `format` without giving these resets them to `{}`."
+    )
     headers = CustomHeadersField(required=False)
 
 
@@ -147,14 +175,14 @@ class DeliveryOutput(serializers.ModelSerializer):
 
 
 class DeliveryDetailOutput(DeliveryOutput):
-    payload = serializers.SerializerMethodField(help_text="The event body, as sent.")
+    payload = serializers.SerializerMethodField(help_text="The body, as sent (in the endpoint's format).")
     attempts = AttemptOutput(many=True)
 
     class Meta(DeliveryOutput.Meta):
         fields = [*DeliveryOutput.Meta.fields, "payload", "attempts"]
 
     def get_payload(self, delivery: Delivery) -> dict:
-        return json.loads(delivery.event.payload)
+        return json.loads(delivery.sent_body)
 
 
 class TestOutcomeOutput(serializers.Serializer):

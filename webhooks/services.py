@@ -1,11 +1,14 @@
 """Webhook writes: endpoints, the outbox, and the life of a delivery.
 
 Follow one event: `event_record` (in the incident's transaction) writes the Event and
-its Deliveries and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
+its Deliveries (with the body in the endpoint's format, unless it is the default: see
+webhooks/formats) and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
 claims the row, `sender.send` signs and posts it, `_record_attempt` logs the attempt
 and marks the delivery succeeded, due again, or failed.
 """
 
+import json
+import logging
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -14,14 +17,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
-from webhooks import notifications, payloads, queue, retries, sender, signing
+from webhooks import formats, notifications, observability, payloads, queue, retries, sender, signing
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
 from webhooks.targets import TargetRefused, check_url
 
 MIN_TYPED_SECRET_LENGTH = 16
+
+logger = logging.getLogger(__name__)
 
 # --- Endpoints -------------------------------------------------------------------
 
@@ -42,12 +48,32 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
             errors["event_types"] = (
                 f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: {', '.join(EVENT_TYPES.values)}."
             )
+    try:
+        endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
+    except ValidationError as error:
+        errors.update({name: messages[0] for name, messages in error.message_dict.items()})
     header_errors = sender.custom_header_errors(endpoint.headers)
     if header_errors:
         errors["headers"] = " ".join(header_errors)
     if errors:
         raise ValidationError(errors)
     endpoint.full_clean()
+
+
+def check_format(*, format: str, format_options) -> dict:
+    """The format's options, checked (unknown keys refused); a ValidationError naming
+    `format` or each bad `format_options.<option>` otherwise."""
+    try:
+        return formats.validate_options(format, format_options)
+    except formats.UnknownFormat as error:
+        raise ValidationError({"format": str(error)}) from None
+    except formats.OptionsError as error:
+        raise ValidationError(
+            {
+                name if name == "format_options" else f"format_options.{name}": message
+                for name, message in error.errors.items()
+            }
+        ) from None
 
 
 def _check_typed_secret(secret: str) -> None:
@@ -63,6 +89,8 @@ def endpoint_create(
     is_active: bool = True,
     description: str = "",
     secret: str | None = None,
+    format: str = formats.DEFAULT,
+    format_options: dict | None = None,
     headers: dict[str, str] | None = None,
 ) -> WebhookEndpoint:
     """Create an endpoint. The secret is generated unless one is typed; the caller shows
@@ -76,6 +104,8 @@ def endpoint_create(
         is_active=is_active,
         description=description,
         secret=secret or signing.generate_secret(),
+        format=format,
+        format_options={} if format_options is None else format_options,
         headers=headers or {},
     )
     _validate_endpoint(endpoint)
@@ -83,7 +113,9 @@ def endpoint_create(
     return endpoint
 
 
-ENDPOINT_UPDATABLE_FIELDS = frozenset({"name", "url", "event_types", "is_active", "description", "headers"})
+ENDPOINT_UPDATABLE_FIELDS = frozenset(
+    {"name", "url", "event_types", "is_active", "description", "format", "format_options", "headers"}
+)
 
 
 def _keep_redacted_values(new: dict, old: dict) -> dict:
@@ -98,6 +130,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
     unknown = set(changes) - ENDPOINT_UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
+    if "format" in changes and changes["format"] != endpoint.format and "format_options" not in changes:
+        changes["format_options"] = {}  # the old format's options mean nothing to the new one
     if "headers" in changes:
         changes["headers"] = _keep_redacted_values(changes["headers"], endpoint.headers)
     for name, value in changes.items():
@@ -136,7 +170,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = No
 def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
     # Subscriptions are filtered in Python: JSON containment differs per database,
     # and the active endpoints are few enough to read at once.
-    active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
+    active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
     return [endpoint for endpoint in active if endpoint.is_subscribed_to(event_type)]
 
 
@@ -148,7 +182,12 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         event_id=event_id,
         event_type=incident_event.type,
         timestamp=incident_event.occurred_at,
-        incident=payloads.incident_payload(incident_event.incident),
+        # A triggered event is written in the transaction that inserts the incident, so it
+        # has no links yet: that saves the query on the hottest path.
+        incident=payloads.incident_payload(
+            incident_event.incident,
+            external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
+        ),
     )
     event = Event.objects.create(
         id=event_id,
@@ -164,19 +203,63 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
 
 def _create_deliveries(*, event: Event, endpoints, origin: str) -> list[Delivery]:
     now = timezone.now()
+    renderer = _EventRenderer(event)
     return _save_and_enqueue(
-        [_new_delivery(event.id, endpoint, origin, now, is_test=event.is_test) for endpoint in endpoints]
+        [
+            _new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, body=renderer.body_for(endpoint))
+            for endpoint in endpoints
+        ]
     )
 
 
 def _new_delivery(
-    event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime, *, is_test: bool = False
+    event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime, *, is_test: bool = False, body: str = ""
 ) -> Delivery:
     # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
     # A redelivered test event stays marked as a test (out of real-delivery stats and filters).
     return Delivery(
-        event_id=event_id, endpoint=endpoint, origin=origin, is_test=is_test, next_attempt_at=now, enqueued_at=now
+        event_id=event_id,
+        endpoint=endpoint,
+        origin=origin,
+        is_test=is_test,
+        next_attempt_at=now,
+        enqueued_at=now,
+        body=body,
     )
+
+
+class _EventRenderer:
+    """One event's body for endpoints of another format than the default, rendered
+    from its stored payload once per distinct format and options. Default-format
+    endpoints get "" (their deliveries send the payload itself) at no cost."""
+
+    def __init__(self, event: Event):
+        self.event = event
+        self._parsed: dict | None = None
+        self._bodies: dict[tuple[str, str], str] = {}
+
+    def body_for(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.format == formats.DEFAULT:
+            return ""
+        key = (endpoint.format, json.dumps(endpoint.format_options, sort_keys=True))
+        if key not in self._bodies:
+            self._bodies[key] = self._render(endpoint.format, endpoint.format_options)
+        return self._bodies[key]
+
+    def _render(self, format: str, options: dict) -> str:
+        try:
+            if self._parsed is None:
+                self._parsed = json.loads(self.event.payload)
+            incident_id = self._parsed["incident"]["id"]
+            context = formats.RenderContext(
+                incident_url=settings.PUBLIC_BASE_URL + reverse("admin:incidents_incident_change", args=[incident_id])
+            )
+            return formats.render(format, event=self._parsed, options=options, context=context).decode("utf-8")
+        except Exception:
+            # Never fail the incident's transaction over a message: the OpsKnight body goes
+            # instead, and the receiver's answer shows in the log.
+            logger.exception("Could not render event %s as %s; sending the OpsKnight body.", self.event.id, format)
+            return ""
 
 
 def _save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
@@ -258,7 +341,7 @@ def _claim_more(*, limit: int, now: datetime, skip_endpoints: list[str]) -> list
 
 def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingRequest:
     endpoint, event = delivery.endpoint, delivery.event
-    body = event.payload.encode("utf-8")
+    body = delivery.sent_body.encode("utf-8")
     headers = sender.build_headers(
         delivery_id=delivery.id,
         event_id=event.id,
@@ -378,6 +461,7 @@ def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]])
         for delay, ids in retry_groups.items():
             queue.enqueue_deliveries_on_commit(ids, countdown=delay)
         _track_endpoint_health(list(health.values()), now=now)
+    observability.attempts_recorded(attempts)
     return attempts
 
 
@@ -474,12 +558,13 @@ def _sample_incident(event_type: str) -> dict:
         "escalationLevel": 1 if event_type == EVENT_TYPES.ESCALATED else 0,
         "version": 1,
         "visibility": "public",
+        "externalLinks": [],
     }
 
 
 def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYPES.TRIGGERED) -> DeliveryAttempt:
-    """Send one signed sample event now, in this process, and log it as a test.
-    One attempt, no retries: the operator sees the outcome at once."""
+    """Send one signed sample event now, in this process, in the endpoint's format, and
+    log it as a test. One attempt, no retries: the operator sees the outcome at once."""
     if event_type not in EVENT_TYPES.values:
         raise ValidationError({"event_type": f"Unknown event type '{event_type}'."})
     now = timezone.now()
@@ -495,6 +580,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
         delivery = Delivery.objects.create(
             event=event,
             endpoint=endpoint,
+            body=_EventRenderer(event).body_for(endpoint),
             origin=Delivery.Origin.TEST,
             is_test=True,
             attempt_count=1,
@@ -506,7 +592,8 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
 
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     """Send the same event (same body, same `webhook-id`) to the same endpoint again,
-    as a new delivery with its own retries."""
+    as a new delivery with its own retries. The body is rendered again in the endpoint's
+    format as it is now: the same bytes unless its format or options changed since."""
     with transaction.atomic():
         (redelivery,) = _create_deliveries(
             event=delivery.event, endpoints=[delivery.endpoint], origin=Delivery.Origin.REDELIVER
@@ -518,11 +605,14 @@ def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
     """Re-send every real event since `since` that the endpoint subscribes to, as new
     deliveries of the same events. Returns how many."""
     now = timezone.now()
-    events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only("id", "type")
+    fields = ("id", "type") if endpoint.format == formats.DEFAULT else ("id", "type", "payload")
+    events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only(*fields)
     with transaction.atomic():
         deliveries = _save_and_enqueue(
             [
-                _new_delivery(event.id, endpoint, Delivery.Origin.REPLAY, now)
+                _new_delivery(
+                    event.id, endpoint, Delivery.Origin.REPLAY, now, body=_EventRenderer(event).body_for(endpoint)
+                )
                 for event in events.iterator(chunk_size=2000)
                 if endpoint.is_subscribed_to(event.type)
             ]

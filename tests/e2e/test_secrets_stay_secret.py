@@ -1,5 +1,6 @@
 """Secrets are shown once (create, rotate) and never again: not in the worker's or the
-web process's logs, not in API lists or details, not in the attempt log, not in errors."""
+web process's logs, not in API lists or details, not in the attempt log, not in errors.
+The logs' attempt lines hold no signature or body either."""
 
 import json
 import logging
@@ -41,3 +42,15 @@ def test_no_secret_anywhere_after_a_full_run(e2e, receiver, api_client, caplog):
         key_part = secret.removeprefix("whsec_")
         for text in seen:
             assert key_part not in text
+
+    # The logs carry one line per attempt (ids, outcome, status, time), never a
+    # signature or a body.
+    logs = caplog.text + e2e.logs()
+    attempt_lines = [json.loads(line) for line in e2e.logs().splitlines() if '"opsknight.webhooks.attempts"' in line]
+    assert len([line for line in attempt_lines if line["endpoint_id"] == endpoint_id]) >= 3
+    for request in receiver.received("/s"):
+        signatures = [request.header("X-OpsKnight-Signature"), *request.header("webhook-signature").split()]
+        for signature in signatures:
+            assert signature.split(",")[-1] not in logs
+        assert request.body.decode() not in logs
+        assert json.loads(request.body)["incident"]["title"] not in logs

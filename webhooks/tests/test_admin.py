@@ -69,8 +69,8 @@ def test_endpoint_changelist_shows_success_rate_and_last_delivery(admin):
     assert "75% of 4" in page
     assert re.search(r'field-last_delivery"><span class="ok-badge ok-badge-failed">failed</span> \d{4}-\d\d-\d\d', page)
     rows = {endpoint.name: endpoint.health for endpoint in response.context["cl"].result_list}
-    assert (rows["endpoint 1"].succeeded, rows["endpoint 1"].finished) == (3, 4)
-    assert rows["quiet"].finished == 0 and rows["quiet"].succeeded == 0  # only a test and an old one
+    assert (rows["endpoint 1"].succeeded_24h, rows["endpoint 1"].finished_24h) == (3, 4)
+    assert rows["quiet"].finished_24h == 0 and rows["quiet"].succeeded_24h == 0  # only a test and an old one
     assert rows["quiet"].last_status == "failed"  # the old real one: the newer test is not "last delivery"
     assert "all events" in page
 
@@ -268,7 +268,7 @@ def test_change_page_shows_health_and_the_chart(admin):
     assert response.status_code == 200
     page = response.content.decode()
     health = response.context["health"]
-    assert (health.succeeded, health.failed, health.pending) == (3, 1, 2)
+    assert (health.succeeded_24h, health.failed_24h, health.pending) == (3, 1, 2)
     assert "75% of 4" in page
     assert "Disabled by hand." in page
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="deliveries-chart"' in page

@@ -44,14 +44,15 @@ def test_health_counts_the_last_24_hours_of_real_deliveries():
     health = selectors.endpoints_health(endpoint_ids=[busy.pk, quiet.pk], now=NOW)
 
     got = health[busy.pk]
-    assert (got.succeeded, got.failed, got.pending, got.finished) == (3, 1, 1, 4)
-    assert got.success_rate == 0.75
+    assert (got.succeeded_24h, got.failed_24h, got.pending, got.finished_24h) == (3, 1, 1, 4)
+    assert got.failed == 2  # in the log: the old failure too
+    assert got.success_rate_24h == 0.75
     assert got.last_status == "failed" and got.last_at == NOW - timedelta(minutes=5)
     # Durations 100, 100, 100, 900, 1000, 1100: percentile_cont interpolates.
     assert got.p50_ms == pytest.approx(500)
     assert got.p95_ms == pytest.approx(1075)
-    assert health[quiet.pk] == selectors.EndpointHealth()
-    assert health[quiet.pk].success_rate is None
+    assert health[quiet.pk] == selectors.EndpointHealth(endpoint=quiet)
+    assert health[quiet.pk].success_rate_24h is None
 
 
 def test_the_python_percentiles_match_postgresql(monkeypatch):
@@ -85,10 +86,10 @@ def test_health_costs_the_same_queries_for_1_or_20_endpoints():
             ids.append(target.pk)
         with CaptureQueriesContext(connection) as captured:
             health = selectors.endpoints_health(endpoint_ids=ids, now=NOW)
-        assert len(health) == count and all(h.succeeded == 1 and h.pending == 1 for h in health.values())
+        assert len(health) == count and all(h.succeeded_24h == 1 and h.pending == 1 for h in health.values())
         return len(captured)
 
-    assert queries(1) == queries(20) <= 4
+    assert queries(1) == queries(20) <= 3
 
 
 def test_deliveries_per_hour_buckets_by_outcome_in_one_query():

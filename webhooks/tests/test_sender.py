@@ -116,3 +116,37 @@ def test_a_tls_error_is_a_failed_attempt(tmp_path):
     assert result.error_class == "SSLError"
     assert "certificate" in result.error_message.lower()
     assert received == []
+
+
+def test_the_request_on_the_wire_is_exactly_one_post_with_its_length_and_headers():
+    seen = {}
+
+    def capture(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        while len(rest) < 7:  # the body may come in a later segment
+            rest += conn.recv(65536)
+        seen["head"], seen["body"] = head.decode(), rest
+        conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    port = serve_once(capture)
+    url = f"http://127.0.0.1:{port}/hooks/ops?tenant=a%20b"
+    result = sender.send(url=url, body=b'{"a":1}', headers={"X-OpsKnight-Event": "incident.triggered"})
+    assert result.response_status == 204 and result.succeeded
+    request_line, *header_lines = seen["head"].split("\r\n")
+    assert request_line == "POST /hooks/ops?tenant=a%20b HTTP/1.1"
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in header_lines)}
+    assert headers["content-length"] == "7"
+    assert headers["host"] == f"127.0.0.1:{port}"
+    assert headers["x-opsknight-event"] == "incident.triggered"
+    assert "cookie" not in headers
+    assert seen["body"] == b'{"a":1}'
+
+
+def test_a_header_value_that_would_split_the_request_is_a_failed_attempt_not_a_crash(receiver):
+    result = sender.send(url=receiver.url("/split"), body=b"{}", headers={"X-Custom": "a\r\nX-Injected: 1"})
+    assert not result.succeeded
+    assert result.error_class == "InvalidHeader"
+    assert receiver.received("/split") == []

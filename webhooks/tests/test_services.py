@@ -61,6 +61,9 @@ def test_each_change_writes_one_event_with_the_exact_payload(system_actor):
     incident = incident_services.incident_acknowledge(incident=incident, actor=system_actor)
     incident = incident_services.incident_escalate(incident=incident, actor=system_actor)
     incident = incident_services.incident_resolve(incident=incident, actor=system_actor)
+    incident_services.external_link_add(
+        incident=incident, system="jira", key="OPS-123", url="https://jira.example.com/browse/OPS-123"
+    )
     incident = incident_services.incident_reopen(incident=incident, actor=system_actor)
 
     events = list(Event.objects.filter(incident=incident).order_by("created_at", "id"))
@@ -96,6 +99,7 @@ def test_each_change_writes_one_event_with_the_exact_payload(system_actor):
             "escalationLevel": 1,
             "version": 5,
             "visibility": "public",
+            "externalLinks": [{"system": "jira", "key": "OPS-123", "url": "https://jira.example.com/browse/OPS-123"}],
         },
     }
     assert last.payload == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)

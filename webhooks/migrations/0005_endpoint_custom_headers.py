@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0002_endpoint_failing_since'),
+        ('webhooks', '0004_delivery_failed_index'),
     ]
 
     operations = [

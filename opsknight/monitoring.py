@@ -1,0 +1,77 @@
+"""For load balancers, orchestrators and Prometheus: /healthz (the process answers),
+/readyz (it can reach the database and Redis) and /metrics. Outside /api/: no API key,
+no rate limit, and nothing here reveals data (ids, URLs, payloads)."""
+
+import hmac
+import logging
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+from opsknight.api.errors import error_body
+from webhooks import metrics
+
+logger = logging.getLogger(__name__)
+
+# A probe must answer well within the load balancer's own timeout.
+CHECK_TIMEOUT_SECONDS = 2
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """200 when both the database and Redis (the Celery broker) answer, else 503 with
+    the failed check(s). Only the error's class is shown; the log has the message."""
+    checks = {"database": _check("database", _ping_database), "redis": _check("redis", _ping_redis)}
+    ready = all(result == "ok" for result in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def _check(name: str, ping) -> str:
+    try:
+        ping()
+    except (DatabaseError, redis.RedisError) as error:
+        logger.warning("Readiness check failed: %s: %s: %s", name, type(error).__name__, error)
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_redis() -> None:
+    _redis_client(settings.CELERY_BROKER_URL).ping()
+
+
+@lru_cache(maxsize=4)
+def _redis_client(url: str) -> redis.Redis:
+    # One connection pool per process (per URL), reused by every probe.
+    return redis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS)
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. With METRICS_TOKEN set, only for "Bearer <token>"."""
+    if settings.METRICS_TOKEN and not _has_metrics_token(request):
+        response = JsonResponse(
+            error_body(code="not_authenticated", message="Send the METRICS_TOKEN as 'Authorization: Bearer <token>'."),
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
+def _has_metrics_token(request: HttpRequest) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode())

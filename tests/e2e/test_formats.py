@@ -1,0 +1,117 @@
+"""Every format delivered for real: the e2e worker sends each endpoint's body to a
+receiver on 127.0.0.1, and what arrives, once its ids and times are mapped onto the
+golden case's, is the golden file byte for byte. An incident.io-style Flask receiver
+verifies with `svix` and reads the incidents it is sent."""
+
+import json
+
+import pytest
+from standardwebhooks import Webhook
+
+from tests.e2e.test_delivery import wait_until
+from tests.support.incidentio_receiver import IncidentIoReceiver
+from webhooks import formats, services
+from webhooks.models import Delivery
+from webhooks.tests import format_cases
+from webhooks.tests.format_cases import OPTIONS, case_name, golden_bytes, real_to_golden
+
+pytestmark = pytest.mark.e2e
+
+
+def play_the_golden_cases(api_client) -> tuple[str, str]:
+    """The life of the golden incident, and a private incident, through the API."""
+    service = api_client.post("/api/v1/services", {"name": format_cases.SERVICE["name"]}, format="json").json()
+    declared = api_client.post(
+        "/api/v1/incidents",
+        {
+            "title": format_cases.TITLE,
+            "summary": format_cases.SUMMARY,
+            "severity": format_cases.SEVERITY,
+            "assignee": format_cases.ASSIGNEE,
+            "service_id": service["id"],
+            "idempotency_key": "formats-1",
+        },
+        format="json",
+    )
+    assert declared.status_code == 201, declared.content
+    incident_id = declared.json()["id"]
+    for action in ("acknowledge", "escalate", "resolve"):
+        assert api_client.post(f"/api/v1/incidents/{incident_id}/{action}").status_code == 200
+    private = api_client.post(
+        "/api/v1/incidents",
+        {"title": "Customer data", "visibility": "private", "idempotency_key": "formats-2"},
+        format="json",
+    )
+    assert private.status_code == 201, private.content
+    return incident_id, private.json()["id"]
+
+
+def test_each_format_arrives_as_its_golden_body(e2e, receiver, api_client, settings):
+    settings.PUBLIC_BASE_URL = format_cases.BASE_URL  # bodies are rendered here, when the events are written
+    endpoints = {
+        name: services.endpoint_create(
+            name=name, url=receiver.url(f"/{name}"), format=name, format_options=OPTIONS[name]
+        )
+        for name in formats.NAMES
+    }
+    play_the_golden_cases(api_client)
+
+    for name, endpoint in endpoints.items():
+        got = receiver.wait_for(5, f"/{name}")
+        assert len(got) == 5
+        cases = set()
+        for request in got:
+            delivery = Delivery.objects.select_related("event").get(pk=request.header("X-OpsKnight-Delivery"))
+            real = json.loads(delivery.event.payload)
+            case = case_name(real)
+            cases.add(case)
+            body = request.body.decode()
+            for real_value, golden_value in real_to_golden(real, case).items():
+                body = body.replace(real_value, golden_value)
+            assert body.encode() == golden_bytes(name, case), (name, case)
+            # Every format is signed like the default one, and sends the stored bytes.
+            assert Webhook(endpoint.secret).verify(request.body, request.headers)
+            assert request.header("webhook-id") == delivery.event_id
+            assert request.body == delivery.sent_body.encode()
+        assert cases == set(format_cases.CASES)
+    wait_until(lambda: not Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED).exists())
+
+
+@pytest.fixture
+def incidentio_receiver():
+    from webhooks.signing import generate_secret
+
+    secret = generate_secret()
+    server = IncidentIoReceiver(secret)
+    server.secret = secret
+    yield server
+    server.close()
+
+
+def test_an_incidentio_receiver_verifies_with_svix_and_reads_the_incidents(e2e, api_client, incidentio_receiver):
+    endpoint = services.endpoint_create(
+        name="incident.io bridge", url=incidentio_receiver.url, format="incidentio", secret=incidentio_receiver.secret
+    )
+    incident_id, private_id = play_the_golden_cases(api_client)
+
+    seen = wait_until(lambda: len(incidentio_receiver.seen) >= 5 and incidentio_receiver.seen)
+    by_type = {}
+    for entry in seen:
+        by_type.setdefault(entry["event_type"], []).append(entry)
+    created = by_type["public_incident.incident_created_v2"][0]
+    assert (created["id"], created["status"], created["category"]) == (incident_id, "Triggered", "live")
+    assert (created["severity"], created["lead"]) == ("Critical", format_cases.ASSIGNEE)
+    changes = sorted((e["previous_status"], e["status"]) for e in by_type["public_incident.incident_status_updated_v2"])
+    assert changes == [("Acknowledged", "Resolved"), ("Triggered", "Acknowledged")]
+    assert by_type["public_incident.incident_status_updated_v2"][0]["id"] == incident_id
+    assert by_type["public_incident.incident_updated_v2"][0]["status"] == "Acknowledged"  # escalated
+    assert by_type["private_incident.incident_created_v2"] == [
+        {"event_type": "private_incident.incident_created_v2", "id": private_id}
+    ]
+    assert wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.SUCCEEDED).count() == 5)
+
+    # The same receiver refuses a request signed with another secret: nothing forged gets in.
+    stranger = services.endpoint_create(name="stranger", url=incidentio_receiver.url, format="incidentio")
+    attempt = services.endpoint_send_test(endpoint=stranger)
+    assert attempt.response_status == 400
+    assert len(incidentio_receiver.seen) == 5
