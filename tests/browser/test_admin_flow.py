@@ -4,7 +4,6 @@ its delivery (a failed attempt, then the retry that succeeded), redeliver it, an
 acknowledge the incident with its button. Screenshots of each page are kept."""
 
 import re
-import time
 
 import pytest
 from django.contrib.admin.utils import quote
@@ -13,6 +12,7 @@ from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from incidents.models import Incident
+from tests.e2e.test_delivery import wait_until
 from tests.support.receiver import Reply
 from webhooks import services
 from webhooks.models import Delivery, WebhookEndpoint
@@ -20,16 +20,6 @@ from webhooks.models import Delivery, WebhookEndpoint
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 PASSWORD = "browser-test-password-1"
-
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def log_in(page, base_url: str) -> None:
