@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests run against PostgreSQL on this machine unless DATABASE_URL says otherwise.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean chromium
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ run: $(VENV)/.installed
 	echo "Admin: http://127.0.0.1:$$PORT/admin/   API docs: http://127.0.0.1:$$PORT/api/docs" && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start
 
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev lint chromium
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) use Debian's Chromium; Playwright never downloads one.
+chromium:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } || \
+		echo "No /usr/bin/chromium (install the chromium package): the browser tests are skipped (they fail under CI=true)"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,6 +1,12 @@
 """Incident admin. Every change goes through incidents.services, like the API's."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from incidents import services
 from incidents.actors import Actor
@@ -49,6 +55,11 @@ class IncidentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [IncidentEventInline, ExternalLinkInline]
     actions = ["acknowledge", "resolve", "escalate", "reopen"]
+    change_form_template = "admin/incidents/incident/change_form.html"
+
+    class Media:
+        css = {"all": ["opsknight/admin.css"]}
+
     # Declared through the form below; everything else changes only through a lifecycle action.
     add_fields = ["title", "summary", "severity", "service", "assignee", "visibility", "idempotency_key"]
     readonly_after_create = [
@@ -88,6 +99,30 @@ class IncidentAdmin(admin.ModelAdmin):
     def construct_change_message(self, request, form, formsets, add=False):
         # The inline formsets were never saved (see save_related): log the form alone.
         return super().construct_change_message(request, form, [], add)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        incident = self.get_object(request, unquote(object_id))
+        if incident is not None:
+            allowed = [t for t in services.TRANSITIONS.values() if incident.status in t.allowed_from]
+            extra_context = {**(extra_context or {}), "transitions": allowed}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        transition = self.admin_site.admin_view(require_POST(self.transition_view))
+        return [
+            path("<path:object_id>/lifecycle/<str:action>/", transition, name="incidents_incident_transition"),
+            *super().get_urls(),
+        ]
+
+    def transition_view(self, request, object_id, action):
+        """A lifecycle button on the change page: apply it, say what happened, back to the page."""
+        if action not in services.TRANSITIONS:
+            raise Http404(f"No lifecycle action '{action}'.")
+        incident = get_object_or_404(Incident, pk=unquote(object_id))
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
+        self._apply(request, Incident.objects.filter(pk=incident.pk), services.TRANSITIONS[action])
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[quote(incident.pk)]))
 
     def _apply(self, request, queryset, transition: services.Transition):
         done, refused = 0, []

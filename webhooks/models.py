@@ -37,6 +37,8 @@ class WebhookEndpoint(models.Model):
     # (webhooks/formats), with what that format needs (e.g. Telegram's chat_id).
     format = models.CharField(max_length=20, choices=[(name, name) for name in formats.NAMES], default=formats.DEFAULT)
     format_options = models.JSONField(default=dict, blank=True)
+    # Sent on every attempt, e.g. a receiver's own auth header: {name: value}.
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent on every attempt.")
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

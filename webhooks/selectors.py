@@ -1,12 +1,15 @@
 """Webhook reads."""
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Aggregate, Count, FloatField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncHour
+from django.utils import timezone
 
-from webhooks.models import Delivery, WebhookEndpoint
+from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 
 
 def endpoint_list() -> QuerySet[WebhookEndpoint]:
@@ -86,53 +89,171 @@ def _real_failed() -> QuerySet[Delivery]:
     return Delivery.objects.filter(status=Delivery.Status.FAILED, is_test=False)
 
 
+# --- Endpoint health (admin, webhooks_status) ----------------------------------------
+
+HEALTH_WINDOW = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class EndpointHealth:
+    """An endpoint's newest real delivery, its real deliveries created in the last
+    HEALTH_WINDOW (outcomes, attempt durations), and what it has pending or failed in
+    the log (of any age). Test sends are left out of every figure."""
+
     endpoint: WebhookEndpoint
-    last_status: str | None  # of its newest real delivery
-    last_at: datetime | None
-    finished_24h: int  # real deliveries created in the last 24 hours that have finished
-    succeeded_24h: int
-    pending: int
-    failed: int
+    last_status: str | None = None
+    last_at: datetime | None = None
+    succeeded_24h: int = 0
+    failed_24h: int = 0
+    pending: int = 0
+    failed: int = 0  # in the log, any age
+    p50_ms: float | None = None  # attempt durations; only from endpoints_health()
+    p95_ms: float | None = None
+
+    @property
+    def finished_24h(self) -> int:
+        return self.succeeded_24h + self.failed_24h
 
     @property
     def success_rate_24h(self) -> float | None:
+        """Succeeded / finished, 0 to 1; None with nothing finished."""
         return self.succeeded_24h / self.finished_24h if self.finished_24h else None
 
 
-def endpoint_health_list(*, now: datetime) -> list[EndpointHealth]:
-    """Every endpoint, by name, with its latest delivery, its last 24 hours and what it
-    has pending and failed: three queries whatever the number of endpoints."""
-    real = Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=False)
-    recent_finished = real.filter(created_at__gte=now - timedelta(hours=24)).exclude(status=Delivery.Status.PENDING)
-    newest = real.order_by("-created_at")
-    endpoints = WebhookEndpoint.objects.order_by("name", "id").annotate(
-        last_status=Subquery(newest.values("status")[:1]),
-        last_at=Subquery(newest.values("created_at")[:1]),
-        finished_24h=_count(recent_finished),
-        succeeded_24h=_count(recent_finished.filter(status=Delivery.Status.SUCCEEDED)),
-    )
-    pending = _count_by_endpoint(Delivery.objects.filter(status=Delivery.Status.PENDING))
-    failed = _count_by_endpoint(_real_failed())
-    return [
-        EndpointHealth(
-            endpoint=endpoint,
-            last_status=endpoint.last_status,
-            last_at=endpoint.last_at,
-            finished_24h=endpoint.finished_24h,
-            succeeded_24h=endpoint.succeeded_24h,
-            pending=pending.get(endpoint.pk, 0),
-            failed=failed.get(endpoint.pk, 0),
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate: the `fraction` percentile of `expression`,
+    interpolated between neighbours."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """Like percentile_cont: linear interpolation between the two nearest ranks."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * fraction
+    lower = int(position)
+    upper = min(lower + 1, len(sorted_values) - 1)
+    return sorted_values[lower] + (sorted_values[upper] - sorted_values[lower]) * (position - lower)
+
+
+def _durations(endpoint_ids: list[str], since: datetime) -> dict[str, tuple[float | None, float | None]]:
+    """p50 and p95 attempt duration per endpoint: one aggregate query on PostgreSQL; on
+    SQLite (a local run, no percentile function) one query for the durations, sorted here."""
+    # Attempts of deliveries created in the window: found through the delivery index.
+    attempts = DeliveryAttempt.objects.filter(
+        delivery__endpoint_id__in=endpoint_ids,
+        delivery__created_at__gte=since,
+        delivery__is_test=False,
+        started_at__gte=since,
+    ).exclude(error_class="NotSent")
+    if connection.vendor == "postgresql":
+        rows = attempts.values("delivery__endpoint_id").annotate(
+            p50=PercentileCont("duration_ms", 0.5), p95=PercentileCont("duration_ms", 0.95)
         )
-        for endpoint in endpoints
+        return {row["delivery__endpoint_id"]: (row["p50"], row["p95"]) for row in rows}
+    by_endpoint: dict[str, list[float]] = defaultdict(list)
+    for endpoint_id, duration in attempts.order_by("duration_ms").values_list("delivery__endpoint_id", "duration_ms"):
+        by_endpoint[endpoint_id].append(duration)
+    return {key: (percentile(values, 0.5), percentile(values, 0.95)) for key, values in by_endpoint.items()}
+
+
+def _endpoint_health(endpoints: QuerySet[WebhookEndpoint], *, now: datetime, durations: bool) -> list[EndpointHealth]:
+    """Health of `endpoints`, in their order: the endpoints with their newest delivery
+    (one query), the counts (one grouped query, through the indexes on recent, pending
+    and failed deliveries), and with `durations` the attempt percentiles (one more)."""
+    since = now - HEALTH_WINDOW
+    newest = Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=False).order_by("-created_at")
+    rows = list(
+        endpoints.annotate(
+            last_status=Subquery(newest.values("status")[:1]), last_at=Subquery(newest.values("created_at")[:1])
+        )
+    )
+    ids = [endpoint.pk for endpoint in rows]
+    if not ids:
+        return []
+    pending, failed, recent = (
+        Q(status=Delivery.Status.PENDING),
+        Q(status=Delivery.Status.FAILED),
+        Q(created_at__gte=since),
+    )
+    counts = {
+        row["endpoint_id"]: row
+        for row in Delivery.objects.filter(Q(endpoint_id__in=ids, is_test=False) & (recent | pending | failed))
+        .values("endpoint_id")
+        .annotate(
+            succeeded_24h=Count("pk", filter=recent & Q(status=Delivery.Status.SUCCEEDED)),
+            failed_24h=Count("pk", filter=recent & failed),
+            pending=Count("pk", filter=pending),
+            failed=Count("pk", filter=failed),
+        )
+    }
+    percentiles = _durations(ids, since) if durations else {}
+    health = []
+    for endpoint in rows:
+        count = counts.get(endpoint.pk, {})
+        p50, p95 = percentiles.get(endpoint.pk, (None, None))
+        health.append(
+            EndpointHealth(
+                endpoint=endpoint,
+                last_status=endpoint.last_status,
+                last_at=endpoint.last_at,
+                succeeded_24h=count.get("succeeded_24h", 0),
+                failed_24h=count.get("failed_24h", 0),
+                pending=count.get("pending", 0),
+                failed=count.get("failed", 0),
+                p50_ms=p50,
+                p95_ms=p95,
+            )
+        )
+    return health
+
+
+def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) -> dict[str, EndpointHealth]:
+    """Health with attempt percentiles for each of `endpoint_ids` (an admin page's rows), in
+    three queries however many there are."""
+    if not endpoint_ids:
+        return {}
+    endpoints = WebhookEndpoint.objects.filter(pk__in=endpoint_ids)
+    return {row.endpoint.pk: row for row in _endpoint_health(endpoints, now=now or timezone.now(), durations=True)}
+
+
+def endpoint_health_list(*, now: datetime) -> list[EndpointHealth]:
+    """Every endpoint, by name, with its health (no percentiles): two queries whatever
+    the number of endpoints."""
+    return _endpoint_health(WebhookEndpoint.objects.order_by("name", "id"), now=now, durations=False)
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    hour: datetime  # the start of the hour, UTC
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+
+
+def endpoint_deliveries_per_hour(
+    *, endpoint: WebhookEndpoint, now: datetime | None = None, hours: int = 24
+) -> list[HourCounts]:
+    """Real deliveries created in each of the last `hours` hours (the current one last),
+    by status, from one grouped query; hours without deliveries are zeros."""
+    now = now or timezone.now()
+    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first = current - timedelta(hours=hours - 1)
+    rows = (
+        Delivery.objects.filter(endpoint=endpoint, is_test=False, created_at__gte=first)
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("hour", "status")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        counts[row["hour"]][row["status"]] = row["n"]
+    return [
+        HourCounts(hour=hour, **counts.get(hour, {})) for hour in (first + timedelta(hours=n) for n in range(hours))
     ]
-
-
-def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
-    counted = deliveries.order_by().values("endpoint").annotate(n=Count("*")).values("n")
-    return Coalesce(Subquery(counted), 0)
-
-
-def _count_by_endpoint(deliveries: QuerySet[Delivery]) -> dict[str, int]:
-    return dict(deliveries.order_by().values("endpoint").annotate(n=Count("*")).values_list("endpoint", "n"))

@@ -4,7 +4,7 @@ import json
 
 from rest_framework import serializers
 
-from webhooks import formats
+from webhooks import formats, sender
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.services import MIN_TYPED_SECRET_LENGTH
 
@@ -29,7 +29,27 @@ def format_options_field(*, help_text: str = FORMAT_OPTIONS_HELP, **kwargs) -> s
     return serializers.DictField(help_text=help_text, **kwargs)
 
 
+class CustomHeadersField(serializers.DictField):
+    """Extra headers, {name: value}. Values of sensitive-looking names (auth, token, key,
+    secret, ...) are shown as "[redacted]"; sending "[redacted]" back keeps the stored value."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            f"Extra HTTP headers sent on every attempt, at most {sender.MAX_CUSTOM_HEADERS}. Names are "
+            "RFC 7230 tokens; Content-Type, User-Agent, Host, Content-Length, webhook-* and X-OpsKnight-* "
+            "(and other headers OpsKnight or HTTP sets) are refused. Values are visible ASCII, no line breaks. "
+            f'Values of names that look like credentials are shown as "{sender.REDACTED}".',
+        )
+        super().__init__(child=serializers.CharField(allow_blank=True, trim_whitespace=False), **kwargs)
+
+    def to_representation(self, value):
+        return sender.redact_headers(value or {}, custom=value or {})
+
+
 class EndpointOutput(serializers.ModelSerializer):
+    headers = CustomHeadersField()
+
     class Meta:
         model = WebhookEndpoint
         fields = [
@@ -41,6 +61,7 @@ class EndpointOutput(serializers.ModelSerializer):
             "format_options",
             "is_active",
             "description",
+            "headers",
             "disabled_reason",
             "disabled_at",
             "previous_secret_expires_at",
@@ -65,6 +86,7 @@ class EndpointCreateInput(serializers.Serializer):
     )
     is_active = serializers.BooleanField(required=False, default=True)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    headers = CustomHeadersField(required=False, default=dict)
     secret = serializers.CharField(
         min_length=MIN_TYPED_SECRET_LENGTH,
         max_length=200,
@@ -85,6 +107,7 @@ class EndpointUpdateInput(serializers.Serializer):
     format_options = format_options_field(
         required=False, help_text=FORMAT_OPTIONS_HELP + " Changing `format` without giving these resets them to `{}`."
     )
+    headers = CustomHeadersField(required=False)
 
 
 class RotateSecretInput(serializers.Serializer):

@@ -52,6 +52,9 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
         endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
     except ValidationError as error:
         errors.update({name: messages[0] for name, messages in error.message_dict.items()})
+    header_errors = sender.custom_header_errors(endpoint.headers)
+    if header_errors:
+        errors["headers"] = " ".join(header_errors)
     if errors:
         raise ValidationError(errors)
     endpoint.full_clean()
@@ -88,6 +91,7 @@ def endpoint_create(
     secret: str | None = None,
     format: str = formats.DEFAULT,
     format_options: dict | None = None,
+    headers: dict[str, str] | None = None,
 ) -> WebhookEndpoint:
     """Create an endpoint. The secret is generated unless one is typed; the caller shows
     `endpoint.secret` once and never again."""
@@ -102,6 +106,7 @@ def endpoint_create(
         secret=secret or signing.generate_secret(),
         format=format,
         format_options={} if format_options is None else format_options,
+        headers=headers or {},
     )
     _validate_endpoint(endpoint)
     endpoint.save(force_insert=True)
@@ -109,8 +114,16 @@ def endpoint_create(
 
 
 ENDPOINT_UPDATABLE_FIELDS = frozenset(
-    {"name", "url", "event_types", "is_active", "description", "format", "format_options"}
+    {"name", "url", "event_types", "is_active", "description", "format", "format_options", "headers"}
 )
+
+
+def _keep_redacted_values(new: dict, old: dict) -> dict:
+    """Custom headers as given, except that a value sent back as REDACTED (as the API and
+    admin show sensitive ones) keeps the stored value of that header."""
+    if not isinstance(new, dict):
+        return new
+    return {name: old.get(name, value) if value == sender.REDACTED else value for name, value in new.items()}
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
@@ -119,6 +132,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
         raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
     if "format" in changes and changes["format"] != endpoint.format and "format_options" not in changes:
         changes["format_options"] = {}  # the old format's options mean nothing to the new one
+    if "headers" in changes:
+        changes["headers"] = _keep_redacted_values(changes["headers"], endpoint.headers)
     for name, value in changes.items():
         setattr(endpoint, name, sorted(set(value)) if name == "event_types" else value)
     if changes.get("is_active") is True:
@@ -334,6 +349,7 @@ def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingReques
         body=body,
         secrets=endpoint.signing_secrets(),
         timestamp=timestamp,
+        custom_headers=endpoint.headers,
     )
     # Send Test answers the operator now: it does not wait behind the endpoint's cap.
     return sender.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk)
@@ -423,7 +439,7 @@ def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]])
                 started_at=result.started_at,
                 duration_ms=result.duration_ms,
                 url=delivery.endpoint.url,
-                request_headers=result.request_headers,
+                request_headers=sender.redact_headers(result.request_headers, custom=delivery.endpoint.headers),
                 response_status=result.response_status,
                 response_headers=result.response_headers,
                 response_body_excerpt=result.response_body_excerpt,

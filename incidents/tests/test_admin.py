@@ -199,3 +199,76 @@ def test_change_page_post_changes_nothing(admin_client, make_incident):
     assert response.status_code == 302  # "Save" on the read-only page is harmless
     stored = Incident.objects.get(pk=incident.pk)
     assert (stored.title, stored.status, stored.version) == ("original", S.TRIGGERED, 1)
+
+
+# --- Lifecycle buttons on the change page ---------------------------------------------------
+
+
+def change_url(incident) -> str:
+    return reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
+
+
+def button_url(incident, action) -> str:
+    return reverse("admin:incidents_incident_transition", args=[quote(incident.pk), action])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "status, buttons",
+    [
+        (S.TRIGGERED, {"acknowledge", "resolve", "escalate"}),
+        (S.ACKNOWLEDGED, {"resolve", "escalate"}),
+        (S.RESOLVED, {"reopen"}),
+    ],
+)
+def test_change_page_offers_the_transitions_the_status_allows(admin_client, make_incident, status, buttons):
+    incident = make_incident(status=status)
+    page = admin_client.get(change_url(incident)).content.decode()
+    shown = {action for action in ["acknowledge", "resolve", "escalate", "reopen"] if f'id="{action}-button"' in page}
+    assert shown == buttons
+    for action in buttons:
+        assert f'action="{button_url(incident, action)}"' in page
+
+
+@pytest.mark.django_db
+def test_a_lifecycle_button_applies_the_transition_through_the_service(admin_client, superuser, make_incident):
+    incident = make_incident()
+
+    response = admin_client.post(button_url(incident, "escalate"), follow=True)
+
+    assert response.redirect_chain[-1][0] == change_url(incident)
+    assert (message_levels.SUCCESS, "Applied escalate to 1 incident(s).") in messages_of(response)
+    stored = Incident.objects.get(pk=incident.pk)
+    assert (stored.escalation_level, stored.version) == (1, 2)
+    event = IncidentEvent.objects.get(incident=incident, version=2)
+    assert (event.type, event.actor_type, event.actor_name) == ("incident.escalated", "user", "oncall")
+
+
+@pytest.mark.django_db
+def test_a_refused_button_warns_and_changes_nothing(admin_client, make_incident):
+    incident = make_incident(status=S.RESOLVED)
+    response = admin_client.post(button_url(incident, "acknowledge"), follow=True)
+    warnings = [text for level, text in messages_of(response) if level == message_levels.WARNING]
+    assert len(warnings) == 1 and "'resolved'" in warnings[0]
+    assert Incident.objects.get(pk=incident.pk).version == incident.version
+
+
+@pytest.mark.django_db
+def test_lifecycle_buttons_need_post_a_known_action_and_an_incident(admin_client, make_incident):
+    incident = make_incident()
+    assert admin_client.get(button_url(incident, "resolve")).status_code == 405
+    assert admin_client.post(button_url(incident, "explode")).status_code == 404
+    assert admin_client.post(button_url(Incident(pk="inc_missing"), "resolve")).status_code == 404
+    assert Incident.objects.get(pk=incident.pk).status == S.TRIGGERED
+
+
+@pytest.mark.django_db
+def test_lifecycle_buttons_need_the_change_permission(client, django_user_model, make_incident):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_incident"))
+    client.force_login(viewer)
+    incident = make_incident()
+    assert client.post(button_url(incident, "resolve")).status_code == 403
+    assert Incident.objects.get(pk=incident.pk).status == S.TRIGGERED

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -66,9 +67,9 @@ def test_endpoint_changelist_shows_success_rate_and_last_delivery(admin):
     page = response.content.decode()
     assert "success (24 h)" in page.lower() and "last delivery" in page.lower()
     assert "75% of 4" in page
-    assert re.search(r'field-last_delivery">failed \(\d{4}-\d\d-\d\d \d\d:\d\d\)<', page)
-    rows = {endpoint.name: endpoint for endpoint in response.context["cl"].result_list}
-    assert rows["endpoint 1"].succeeded_24h == 3 and rows["endpoint 1"].finished_24h == 4
+    assert re.search(r'field-last_delivery"><span class="ok-badge ok-badge-failed">failed</span> \d{4}-\d\d-\d\d', page)
+    rows = {endpoint.name: endpoint.health for endpoint in response.context["cl"].result_list}
+    assert (rows["endpoint 1"].succeeded_24h, rows["endpoint 1"].finished_24h) == (3, 4)
     assert rows["quiet"].finished_24h == 0 and rows["quiet"].succeeded_24h == 0  # only a test and an old one
     assert rows["quiet"].last_status == "failed"  # the old real one: the newer test is not "last delivery"
     assert "all events" in page
@@ -110,16 +111,18 @@ def add_form(**fields) -> dict:
 
 
 def test_add_creates_through_the_service_and_shows_the_secret_once(admin):
-    response = admin.post(f"{ENDPOINTS}add/", add_form(), follow=True)
+    response = admin.post(f"{ENDPOINTS}add/", add_form())
 
-    assert response.status_code == 200
+    assert response.status_code == 200  # the answer itself shows the secret: no redirect
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.name == "ITSM"
     assert endpoint.secret.startswith("whsec_")
     assert endpoint.event_types == ["incident.resolved", "incident.triggered"]  # normalized by the service
-    shown = [m for m in messages_of(response) if endpoint.secret in m]
-    assert len(shown) == 1 and "not shown again" in shown[0]
-    assert endpoint.secret in response.content.decode()
+    page = response.content.decode()
+    assert page.count(endpoint.secret) == 1 and "not shown again" in page
+    assert 'id="copy-secret"' in page
+    assert "no-store" in response["Cache-Control"]
+    assert not [m for m in messages_of(response) if endpoint.secret in m]  # not kept in a cookie or session
 
     change_page = admin.get(f"{ENDPOINTS}{endpoint.pk}/change/")
     assert change_page.status_code == 200
@@ -176,12 +179,21 @@ def test_send_test_action_reports_the_receivers_status(admin, receiver):
     assert Delivery.objects.filter(is_test=True).count() == 2
 
 
-def test_rotate_secret_action_shows_the_new_secret(admin):
-    endpoint = services.endpoint_create(name="rot", url="https://hooks.example.com/in")
-    response = admin.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}, follow=True)
-    row = WebhookEndpoint.objects.get(pk=endpoint.pk)
-    assert row.secret != endpoint.secret and row.previous_secret == endpoint.secret
-    assert any(row.secret in m for m in messages_of(response))
+def test_rotate_secret_action_shows_each_new_secret_once_on_a_page(admin):
+    first = services.endpoint_create(name="rot1", url="https://hooks.example.com/in")
+    second = services.endpoint_create(name="rot2", url="https://hooks2.example.com/in")
+
+    response = admin.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for endpoint in (first, second):
+        row = WebhookEndpoint.objects.get(pk=endpoint.pk)
+        assert row.secret != endpoint.secret and row.previous_secret == endpoint.secret
+        assert page.count(row.secret) == 1
+        assert endpoint.secret not in page
+    assert page.count('class="button ok-copy"') == 2
+    assert not messages_of(response)  # no secret kept in a cookie or the session
 
 
 # --- Deliveries ------------------------------------------------------------------------
@@ -238,3 +250,228 @@ def test_redeliver_action_creates_new_deliveries(admin, receiver, system_actor):
     assert redelivered.count() == 2
     assert sorted(redelivered.values_list("event_id", flat=True)) == sorted(d.event_id for d in originals)
     assert all(d.status == Delivery.Status.PENDING for d in redelivered)
+
+
+# --- The endpoint change page: health, chart, Send Test, rotation, replay --------------------
+
+
+def change_url(endpoint) -> str:
+    return f"{ENDPOINTS}{quote(endpoint.pk)}/change/"
+
+
+def test_change_page_shows_health_and_the_chart(admin):
+    endpoint = endpoint_with_log(1, succeeded=3, failed=1, pending=2)
+    services.endpoint_update(endpoint=endpoint, is_active=False)
+
+    response = admin.get(change_url(endpoint))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    health = response.context["health"]
+    assert (health.succeeded_24h, health.failed_24h, health.pending) == (3, 1, 2)
+    assert "75% of 4" in page
+    assert "Disabled by hand." in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="deliveries-chart"' in page
+    assert page.count('class="bar-succeeded"') == 1
+    assert 'id="send-test"' in page and 'name="event_type"' in page
+    for event_type in ["incident.triggered", "incident.reopened"]:
+        assert f'<option value="{event_type}"' in page
+    assert endpoint.secret not in page
+
+
+def test_send_test_button_sends_the_chosen_event_and_shows_the_outcome_inline(admin, receiver):
+    receiver.script("/t", [Reply(status=202, body=b"<b>accepted</b>")])
+    endpoint = services.endpoint_create(name="T", url=receiver.url("/t"))
+
+    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/", {"event_type": "incident.escalated"})
+
+    test_delivery = Delivery.objects.get(endpoint=endpoint, is_test=True)
+    assert response.status_code == 302
+    assert response["Location"] == f"{change_url(endpoint)}?test_delivery={test_delivery.pk}#send-test"
+    (request,) = receiver.wait_for(1, "/t")
+    assert request.header("X-OpsKnight-Event") == "incident.escalated"
+    page = admin.get(response["Location"]).content.decode()
+    outcome = page[page.index('id="test-outcome"') :]
+    assert "HTTP 202" in outcome and "incident.escalated" in outcome
+    assert "&lt;b&gt;accepted&lt;/b&gt;" in outcome and "<b>accepted</b>" not in outcome
+    assert '<option value="incident.escalated" selected>' in page
+    history = admin.get(f"{ENDPOINTS}{quote(endpoint.pk)}/history/").content.decode()
+    assert "Send Test (incident.escalated): HTTP 202" in history
+
+
+def test_send_test_button_shows_a_connection_error(admin):
+    from tests.support.receiver import free_port
+
+    endpoint = services.endpoint_create(name="closed", url=f"http://127.0.0.1:{free_port()}/x")
+    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/", {"event_type": "incident.triggered"})
+    page = admin.get(response["Location"]).content.decode()
+    outcome = page[page.index('id="test-outcome"') :]
+    assert "no answer" in outcome and "Connection refused." in outcome and "ok-badge-failed" in outcome
+
+
+def test_send_test_button_refuses_an_unknown_event_type_and_get(admin):
+    endpoint = services.endpoint_create(name="T", url="https://hooks.example.com/in")
+    url = f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/"
+    response = admin.post(url, {"event_type": "incident.exploded"}, follow=True)
+    assert any("Unknown event type" in m for m in messages_of(response))
+    assert admin.get(url).status_code == 405
+    assert not Delivery.objects.exists()
+    assert admin.post(f"{ENDPOINTS}whk_missing/send-test/").status_code == 404
+
+
+def test_a_test_delivery_of_another_endpoint_is_not_shown(admin, receiver):
+    mine = services.endpoint_create(name="mine", url=receiver.url("/m"))
+    other = services.endpoint_create(name="other", url=receiver.url("/o"))
+    attempt = services.endpoint_send_test(endpoint=other)
+    response = admin.get(change_url(mine), {"test_delivery": attempt.delivery_id})
+    assert response.context["test_attempt"] is None
+    assert 'id="test-outcome"' not in response.content.decode()
+
+
+def test_rotate_button_shows_the_new_secret_once(admin):
+    endpoint = services.endpoint_create(name="rot", url="https://hooks.example.com/in")
+
+    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/")
+
+    row = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert response.status_code == 200
+    assert row.secret != endpoint.secret and row.previous_secret == endpoint.secret
+    page = response.content.decode()
+    assert page.count(row.secret) == 1 and 'id="copy-secret"' in page
+    assert endpoint.secret not in page
+    assert row.secret not in admin.get(change_url(endpoint)).content.decode()
+    assert admin.get(f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/").status_code == 405
+
+
+def test_replay_button_queues_the_events_since_the_given_time(admin, system_actor):
+    endpoint = services.endpoint_create(name="rep", url="https://hooks.example.com/in")
+    for key in ["r1", "r2"]:
+        incident_services.incident_create(title="x", idempotency_key=key, actor=system_actor)
+    since = timezone.localtime(timezone.now() - timedelta(hours=1))
+
+    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/replay/", {"since": f"{since:%Y-%m-%dT%H:%M}"}, follow=True)
+
+    assert response.status_code == 200
+    assert Delivery.objects.filter(endpoint=endpoint, origin=Delivery.Origin.REPLAY).count() == 2
+    assert any("Queued 2 delivery(ies)" in m for m in messages_of(response))
+    assert response.redirect_chain[-1][0].startswith(f"{DELIVERIES}?endpoint__id__exact=")
+
+
+@pytest.mark.parametrize("since", ["", "yesterday", "2024-13-45T10:00"])
+def test_replay_button_with_a_bad_time_says_so_and_queues_nothing(admin, since):
+    endpoint = services.endpoint_create(name="rep", url="https://hooks.example.com/in")
+    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/replay/", {"since": since}, follow=True)
+    assert response.status_code == 200
+    assert any("Give the date and time" in m for m in messages_of(response))
+    assert not Delivery.objects.exists()
+
+
+# --- Custom headers in the endpoint form ----------------------------------------------------
+
+
+def test_headers_typed_one_per_line_are_saved_and_credentials_show_redacted(admin):
+    admin.post(f"{ENDPOINTS}add/", add_form(headers="Authorization: Bearer t0k3n\r\nX-Team:  sre \r\n\r\n"))
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.headers == {"Authorization": "Bearer t0k3n", "X-Team": "sre"}
+
+    page = admin.get(change_url(endpoint)).content.decode()
+    assert "t0k3n" not in page and "Authorization: [redacted]" in page
+
+    data = add_form(headers="Authorization: [redacted]\nX-Team: platform")
+    del data["secret"]
+    assert admin.post(change_url(endpoint), data).status_code == 302
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).headers == {
+        "Authorization": "Bearer t0k3n",
+        "X-Team": "platform",
+    }
+
+
+@pytest.mark.parametrize(
+    "headers, fragment",
+    [
+        ("X-OpsKnight-Event: forged", "reserved"),
+        ("Content-Type: text/plain", "reserved"),
+        ("no colon here", "Line 1"),
+        ("Bad Name: x", "not a header name"),
+    ],
+)
+def test_bad_headers_in_the_form_are_refused_with_a_message(admin, headers, fragment):
+    response = admin.post(f"{ENDPOINTS}add/", add_form(headers=headers))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["headers"]
+    assert any(fragment in error for error in errors), errors
+    assert not WebhookEndpoint.objects.exists()
+
+
+# --- Deliveries: filters, search, the request, Redeliver -------------------------------------
+
+
+def test_delivery_list_filters_and_search(admin, attempted, system_actor):
+    delivery, incident = attempted
+    other_incident, _ = incident_services.incident_create(title="other", idempotency_key="oth", actor=system_actor)
+    other = Delivery.objects.get(event__incident=other_incident)
+
+    def listed(**query) -> set[str]:
+        response = admin.get(DELIVERIES, query)
+        assert response.status_code == 200
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert listed() == {delivery.pk, other.pk}
+    assert listed(q=incident.id) == {delivery.pk}
+    assert listed(q=delivery.event_id) == {delivery.pk}
+    assert listed(q=other.pk) == {other.pk}
+    assert listed(status__exact="failed") == set()  # one failed attempt: still pending a retry
+    assert listed(status__exact="pending") == {delivery.pk, other.pk}
+    assert listed(event__type__exact="incident.resolved") == set()
+    assert listed(is_test__exact="0") == {delivery.pk, other.pk}
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = {"created_at__gte": str(midnight), "created_at__lt": str(midnight + timedelta(days=1))}
+    assert listed(**today) == {delivery.pk, other.pk}  # the "Today" date filter
+    page = admin.get(DELIVERIES).content.decode()
+    assert 'class="ok-badge ok-badge-pending"' in page
+
+
+def test_delivery_page_shows_the_request_pretty_and_the_attempt(admin, attempted):
+    delivery, incident = attempted
+    page = admin.get(f"{DELIVERIES}{quote(delivery.pk)}/change/").content.decode()
+    assert f"POST {delivery.endpoint.url}" in page
+    assert "X-OpsKnight-Signature" in page and "webhook-signature" in page
+    assert delivery.endpoint.secret not in page
+    assert "\n  &quot;event&quot;: &quot;incident.triggered&quot;,\n" in page  # pretty-printed
+    assert "\n  &quot;incident&quot;: {\n    &quot;id&quot;: " in page
+    assert "HTTP 502" in page and "ok-badge-failed" in page
+    assert 'id="redeliver-button"' in page
+
+
+def test_redeliver_button_queues_a_new_delivery_and_opens_it(admin, attempted):
+    delivery, _ = attempted
+    response = admin.post(f"{DELIVERIES}{quote(delivery.pk)}/redeliver/")
+    redelivery = Delivery.objects.get(origin=Delivery.Origin.REDELIVER)
+    assert redelivery.event_id == delivery.event_id and redelivery.endpoint_id == delivery.endpoint_id
+    assert response.status_code == 302 and response["Location"] == f"{DELIVERIES}{quote(redelivery.pk)}/change/"
+    assert admin.get(f"{DELIVERIES}{quote(delivery.pk)}/redeliver/").status_code == 405
+
+
+# --- The incident page: the deliveries each timeline entry caused -----------------------------
+
+
+def test_incident_timeline_lists_each_entrys_deliveries_in_few_queries(admin, system_actor):
+    first = services.endpoint_create(name="First receiver", url="https://a.example.com/in")
+    services.endpoint_create(name="Second receiver", url="https://b.example.com/in", event_types=["incident.resolved"])
+    incident, _ = incident_services.incident_create(title="T", idempotency_key="tl", actor=system_actor)
+    url = f"/admin/incidents/incident/{quote(incident.pk)}/change/"
+    admin.get(url)  # warms the content type cache
+    with CaptureQueriesContext(connection) as few:
+        assert admin.get(url).status_code == 200
+    for action in [incident_services.ACKNOWLEDGE, incident_services.RESOLVE, incident_services.REOPEN]:
+        incident_services.incident_transition(incident=incident, transition=action, actor=system_actor)
+
+    with CaptureQueriesContext(connection) as many:
+        response = admin.get(url)
+
+    page = response.content.decode()
+    assert page.count(">First receiver</a>") == 4  # every event
+    assert page.count(">Second receiver</a>") == 1  # only the resolution
+    triggered = Delivery.objects.get(endpoint=first, event__type="incident.triggered")
+    assert f'href="{DELIVERIES}{quote(triggered.pk)}/change/"' in page
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
