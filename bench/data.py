@@ -171,6 +171,8 @@ def _insert_select(model, values: dict[str, str | tuple[str, list]], source: str
         elif field.has_default():
             expressions.append("%s")
             params.append(field.get_db_prep_save(field.get_default(), connection))
+        elif field.blank and isinstance(field, models.CharField | models.TextField):
+            expressions.append("''")
         else:
             raise RuntimeError(f"pre-fill: no value for {model.__name__}.{field.name}")
     sql = (
