@@ -217,7 +217,9 @@ WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=64)
 # WEBHOOK_SLOW_REQUEST_SECONDS) may have at most WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
 # requests in flight from one worker process; more wait WEBHOOK_DEFER_SECONDS. So a
 # hanging endpoint cannot hold every sending thread, and fast ones are not held back.
-WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=8)
+# Each such request also holds its batch's worker thread until it ends, so keep the
+# worker's concurrency (WORKER_CONCURRENCY, 16) well above this.
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=4)
 WEBHOOK_SLOW_REQUEST_SECONDS = env.float("WEBHOOK_SLOW_REQUEST_SECONDS", default=1.0)
 WEBHOOK_DEFER_SECONDS = env.float("WEBHOOK_DEFER_SECONDS", default=1.0)
 # How long the previous secret keeps signing after a rotation.
