@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -396,3 +396,13 @@ def send_many(requests: list[OutgoingRequest]) -> list[AttemptResult | None]:
     else:
         sent = _send_pool().map(_send_and_release, *zip(*admitted, strict=True)) if admitted else iter(())
     return [next(sent) if token is not None else None for token in tokens]
+
+
+def start_many(requests: list[OutgoingRequest]) -> list[Future | None]:
+    """As send_many, without waiting: a future of each request's AttemptResult, or None
+    where the endpoint is at its cap."""
+    futures = []
+    for request in requests:
+        token = _reserve(request.endpoint_key)
+        futures.append(None if token is None else _send_pool().submit(_send_and_release, request, token))
+    return futures

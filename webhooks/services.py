@@ -7,15 +7,18 @@ claims the row, `sender.send` signs and posts it, `_record_attempt` logs the att
 and marks the delivery succeeded, due again, or failed.
 """
 
+import concurrent.futures
 import json
 import logging
+import queue as queue_module
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -281,12 +284,19 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def deliveries_attempt(*, delivery_ids: list[str], fill_to: int = 0) -> list[DeliveryAttempt]:
+def deliveries_attempt(
+    *, delivery_ids: list[str], fill_to: int = 0, record_slow_later: bool = False
+) -> list[DeliveryAttempt]:
     """Claim those of `delivery_ids` that are due and free and, with `fill_to`, other due
     deliveries up to that many (so one task works through a backlog instead of one
     message per delivery), send them all at once, and record the attempts in a few bulk
     statements. Returns the attempts made. Nothing to do (not due, leased, finished,
-    gone) returns []: a task is safe to run any number of times."""
+    gone) returns []: a task is safe to run any number of times.
+
+    With `record_slow_later`, requests still in flight after WEBHOOK_SLOW_REQUEST_SECONDS
+    are recorded by this process's late recorder when they end, and are not returned:
+    the caller (a worker's task thread) is free again instead of waiting on a hanging
+    receiver for its whole timeout."""
     now = timezone.now()
     claimed = _claim(delivery_ids, now)
     if fill_to > len(claimed):
@@ -294,7 +304,7 @@ def deliveries_attempt(*, delivery_ids: list[str], fill_to: int = 0) -> list[Del
     if not claimed:
         return []
     deliveries = list(Delivery.objects.filter(pk__in=claimed).select_related("event", "endpoint"))
-    return _send_and_record(deliveries)
+    return _send_and_record(deliveries, record_slow_later=record_slow_later)
 
 
 def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
@@ -355,7 +365,7 @@ def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingReques
     return sender.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk)
 
 
-def _send_and_record(deliveries: list[Delivery]) -> list[DeliveryAttempt]:
+def _send_and_record(deliveries: list[Delivery], *, record_slow_later: bool = False) -> list[DeliveryAttempt]:
     records, to_send = [], []
     for delivery in deliveries:
         if not delivery.endpoint.is_active and delivery.origin == Delivery.Origin.EVENT:
@@ -363,16 +373,68 @@ def _send_and_record(deliveries: list[Delivery]) -> list[DeliveryAttempt]:
         else:
             to_send.append(delivery)
     timestamp = int(time.time())
-    results = sender.send_many([_signed_request(delivery, timestamp) for delivery in to_send])
-    deferred = [delivery for delivery, result in zip(to_send, results, strict=True) if result is None]
-    records += [
-        (delivery, result, delivery.is_test)
-        for delivery, result in zip(to_send, results, strict=True)
-        if result is not None
-    ]
+    requests = [_signed_request(delivery, timestamp) for delivery in to_send]
+    if not record_slow_later:
+        results = sender.send_many(requests)
+        sent = [(delivery, result) for delivery, result in zip(to_send, results, strict=True) if result is not None]
+        deferred = [delivery for delivery, result in zip(to_send, results, strict=True) if result is None]
+    else:
+        futures = sender.start_many(requests)
+        deferred = [delivery for delivery, future in zip(to_send, futures, strict=True) if future is None]
+        started = [(delivery, future) for delivery, future in zip(to_send, futures, strict=True) if future is not None]
+        concurrent.futures.wait([future for _, future in started], timeout=settings.WEBHOOK_SLOW_REQUEST_SECONDS)
+        sent = [(delivery, future.result()) for delivery, future in started if future.done()]
+        for delivery, future in started:
+            if not future.done():
+                _late_recorder.record_when_done(delivery, future)
+    records += [(delivery, result, delivery.is_test) for delivery, result in sent]
     if deferred:
         _defer(deferred)
     return _record_attempts(records)
+
+
+class _LateRecorder:
+    """One thread per worker process that records the attempts a batch stopped waiting
+    for (a slow or hanging receiver), in bulk, on its own database connection. Their
+    deliveries stay leased until then; if this process dies first, the lease runs out
+    and the dispatcher sends them again (at least once: a possible duplicate, no loss)."""
+
+    def __init__(self) -> None:
+        self._queue: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record_when_done(self, delivery: Delivery, future) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="late-recorder", daemon=True)
+                self._thread.start()
+        future.add_done_callback(lambda done: self._queue.put((delivery, done.result(), delivery.is_test)))
+
+    def _run(self) -> None:
+        while True:
+            try:
+                records = [self._queue.get(timeout=LATE_RECORDER_IDLE_SECONDS)]
+            except queue_module.Empty:
+                connection.close()  # idle: give the database connection back
+                records = [self._queue.get()]
+            # Whatever else ended meanwhile goes into the same statements.
+            while len(records) < settings.WEBHOOK_BATCH_SIZE:
+                try:
+                    records.append(self._queue.get(timeout=0.05))
+                except queue_module.Empty:
+                    break
+            try:
+                close_old_connections()
+                _record_attempts(records)
+            except Exception:  # noqa: BLE001 - the leases expire and the dispatcher resends
+                logger.exception("Could not record %d attempts; they will be sent again.", len(records))
+
+
+# Hanging receivers end in bursts of timeouts; between bursts the recorder holds no
+# database connection.
+LATE_RECORDER_IDLE_SECONDS = 1.0
+_late_recorder = _LateRecorder()
 
 
 def _defer(deliveries: list[Delivery]) -> None:

@@ -9,7 +9,8 @@ from webhooks import services
 @shared_task(name="webhooks.tasks.deliver_batch", acks_late=True, ignore_result=True)
 def deliver_batch(delivery_ids: list[str]) -> None:
     # Topped up with other due deliveries: under load one task serves a whole batch.
-    services.deliveries_attempt(delivery_ids=delivery_ids, fill_to=settings.WEBHOOK_BATCH_SIZE)
+    # A hanging receiver's requests are recorded later, so they do not hold this thread.
+    services.deliveries_attempt(delivery_ids=delivery_ids, fill_to=settings.WEBHOOK_BATCH_SIZE, record_slow_later=True)
 
 
 @shared_task(name="webhooks.tasks.deliver", acks_late=True, ignore_result=True)
