@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="a setting for every process of the stack, e.g. --env WEBHOOK_BATCH_SIZE=100 (repeatable)",
     )
+    parser.add_argument("--rate", type=int, default=200, help="events/s in scenarios 3 and 5 (default 200)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the workers during scenario 2 (needs py-spy installed)"
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         emitters=args.emitters,
         baseline_threads=args.baseline_threads,
         profile=args.profile,
+        rate=args.rate,
     )
     rows: list[Row] = []
     tmp = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))

@@ -398,11 +398,38 @@ def send_many(requests: list[OutgoingRequest]) -> list[AttemptResult | None]:
     return [next(sent) if token is not None else None for token in tokens]
 
 
-def start_many(requests: list[OutgoingRequest]) -> list[Future | None]:
-    """As send_many, without waiting: a future of each request's AttemptResult, or None
-    where the endpoint is at its cap."""
-    futures = []
+@dataclass
+class Sending:
+    """A request handed to the sending pool: its future AttemptResult, and when a thread
+    began sending it (None while it waits for a thread)."""
+
+    future: Future
+    started_at: float | None = None
+
+    def is_hanging(self, now: float) -> bool:
+        """In flight (not just queued) for longer than WEBHOOK_SLOW_REQUEST_SECONDS."""
+        return (
+            not self.future.done()
+            and self.started_at is not None
+            and now - self.started_at > settings.WEBHOOK_SLOW_REQUEST_SECONDS
+        )
+
+
+def start_many(requests: list[OutgoingRequest]) -> list[Sending | None]:
+    """As send_many, without waiting: a Sending per request, or None where the endpoint
+    is at its cap."""
+    sendings: list[Sending | None] = []
     for request in requests:
         token = _reserve(request.endpoint_key)
-        futures.append(None if token is None else _send_pool().submit(_send_and_release, request, token))
-    return futures
+        if token is None:
+            sendings.append(None)
+            continue
+        sending = Sending(future=Future())
+        sending.future = _send_pool().submit(_timed_send, sending, request, token)
+        sendings.append(sending)
+    return sendings
+
+
+def _timed_send(sending: Sending, request: OutgoingRequest, token: int) -> AttemptResult:
+    sending.started_at = time.monotonic()
+    return _send_and_release(request, token)

@@ -379,18 +379,34 @@ def _send_and_record(deliveries: list[Delivery], *, record_slow_later: bool = Fa
         sent = [(delivery, result) for delivery, result in zip(to_send, results, strict=True) if result is not None]
         deferred = [delivery for delivery, result in zip(to_send, results, strict=True) if result is None]
     else:
-        futures = sender.start_many(requests)
-        deferred = [delivery for delivery, future in zip(to_send, futures, strict=True) if future is None]
-        started = [(delivery, future) for delivery, future in zip(to_send, futures, strict=True) if future is not None]
-        concurrent.futures.wait([future for _, future in started], timeout=settings.WEBHOOK_SLOW_REQUEST_SECONDS)
-        sent = [(delivery, future.result()) for delivery, future in started if future.done()]
-        for delivery, future in started:
-            if not future.done():
-                _late_recorder.record_when_done(delivery, future)
+        sendings = sender.start_many(requests)
+        deferred = [delivery for delivery, sending in zip(to_send, sendings, strict=True) if sending is None]
+        started = [(delivery, sending) for delivery, sending in zip(to_send, sendings, strict=True) if sending]
+        handed_over = _wait_unless_hanging(started)
+        sent = [(delivery, sending.future.result()) for delivery, sending in started if delivery not in handed_over]
     records += [(delivery, result, delivery.is_test) for delivery, result in sent]
     if deferred:
         _defer(deferred)
     return _record_attempts(records)
+
+
+def _wait_unless_hanging(started: list[tuple[Delivery, "sender.Sending"]]) -> list[Delivery]:
+    """Wait for the batch's requests, except those that hang (in flight, not just queued
+    for a sending thread, for longer than WEBHOOK_SLOW_REQUEST_SECONDS): those go to the
+    late recorder, and their deliveries are returned. Requests still queued are waited
+    for, so a busy sending pool still holds the task back (no unbounded backlog)."""
+    handed_over, waiting = [], started
+    while waiting:
+        concurrent.futures.wait(
+            [sending.future for _, sending in waiting], timeout=settings.WEBHOOK_SLOW_REQUEST_SECONDS
+        )
+        now = time.monotonic()
+        for delivery, sending in waiting:
+            if sending.is_hanging(now):
+                _late_recorder.record_when_done(delivery, sending.future)
+                handed_over.append(delivery)
+        waiting = [(d, s) for d, s in waiting if not s.future.done() and d not in handed_over]
+    return handed_over
 
 
 class _LateRecorder:
