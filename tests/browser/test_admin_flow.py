@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from incidents.models import Incident
-from tests.e2e.test_delivery import wait_until
 from tests.support.receiver import Reply
+from tests.support.waiting import wait_until
 from webhooks import services
 from webhooks.models import Delivery, WebhookEndpoint
 

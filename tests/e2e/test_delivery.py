@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 from incidents import services as incident_services
 from incidents.models import Incident
 from tests.support.receiver import Reply
+from tests.support.waiting import declare, wait_until
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Event
 
@@ -25,24 +26,6 @@ EVENT_ORDER = [
     "incident.resolved",
     "incident.reopened",
 ]
-
-
-def wait_until(predicate, timeout: float = 15.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def declare(api_client, key="e2e-1", **fields) -> str:
-    response = api_client.post(
-        "/api/v1/incidents", {"title": "DB down", "idempotency_key": key, **fields}, format="json"
-    )
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
 
 
 def test_each_lifecycle_event_arrives_signed_with_the_stored_bytes(e2e, receiver, api_client):

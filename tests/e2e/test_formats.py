@@ -8,8 +8,8 @@ import json
 import pytest
 from standardwebhooks import Webhook
 
-from tests.e2e.test_delivery import wait_until
 from tests.support.incidentio_receiver import IncidentIoReceiver
+from tests.support.waiting import wait_until
 from webhooks import formats, services
 from webhooks.models import Delivery
 from webhooks.tests import format_cases

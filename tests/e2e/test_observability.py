@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from tests.e2e.test_delivery import declare, wait_until
 from tests.support.metrics import delta, scrape
+from tests.support.waiting import declare, wait_until
 from webhooks import services
 from webhooks.models import Delivery
 

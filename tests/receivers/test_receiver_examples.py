@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from opsknight.services import api_key_create
-from tests.e2e.test_delivery import declare, wait_until
 from tests.support.receiver import free_port
+from tests.support.waiting import declare, wait_until
 from webhooks import services, signing
 from webhooks.models import Delivery, Event
 from webhooks.sender import build_headers

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from incidents import services as incident_services
-from tests.e2e.test_delivery import wait_until
 from tests.support.receiver import Reply
+from tests.support.waiting import wait_until
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt
 
