@@ -23,11 +23,12 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.admin.utils import quote
 from django.utils import timezone
 
 from incidents import services as incident_services
 from tests.support.cluster import FAST_SETTINGS
-from tests.support.hostile import OK_BODY, HostileReceiver, overlapping
+from tests.support.hostile import ANSWER_TO, OK_BODY, HostileReceiver, overlapping
 from tests.support.waiting import wait_until
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt
@@ -179,6 +180,9 @@ def assert_storable(attempt: DeliveryAttempt) -> DeliveryAttempt:
     assert len(stored.error_message) <= MAX_ERROR_MESSAGE
     for name in ("response_status", "response_headers", "response_body_excerpt", "error_class", "error_message"):
         assert getattr(stored, name) == getattr(attempt, name), name
+    # The answer is to this attempt's request, not one left over on a kept-alive connection.
+    answer_to = _header(stored, ANSWER_TO)
+    assert answer_to in (None, stored.delivery_id), f"the answer to {answer_to} was recorded for {stored.delivery_id}"
     return stored
 
 
@@ -390,3 +394,64 @@ def test_a_worker_sends_one_request_at_a_time_and_ends_the_attempt_at_its_deadli
     finally:
         # No more retries to a receiver about to close.
         Delivery.objects.filter(endpoint=bad).update(status=Delivery.Status.FAILED, next_attempt_at=None)
+
+
+# --- d. The admin's Send Test button ---------------------------------------------------------
+
+
+@pytest.fixture
+def admin(client, django_user_model):
+    user = django_user_model.objects.create_superuser("root", "root@example.com", None)
+    client.force_login(user)
+    client.raise_request_exception = False
+    return client
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_the_admin_send_test_button_shows_the_outcome_and_leaves_nothing_to_resend(case, db, fast, hostile, admin):
+    deadline = fast
+    bad_receiver = hostile(case)
+    endpoint = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    change = f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/change/"
+
+    response = admin.post(f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/send-test/", {})
+
+    assert response.status_code == 302, response.content[:500]
+    attempt = assert_storable(DeliveryAttempt.objects.get(delivery__endpoint=endpoint))
+    case.check(attempt, deadline)
+    assert response["Location"] == f"{change}?test_delivery={attempt.delivery_id}#send-test"
+    page = admin.get(response["Location"])
+    assert page.status_code == 200
+    assert 'id="test-outcome"' in page.content.decode()
+    assert not Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).exists()
+    assert len(bad_receiver.received()) == 1
+
+
+# --- e. A kept-alive connection after a hostile answer ---------------------------------------
+
+# The behaviours whose answer is complete and leaves the connection open for another request.
+KEPT_ALIVE_BEHAVIOURS = ("nul_body", "nul_header", "invalid_utf8_body", "invalid_utf8_header", "bad_gzip")
+KEPT_ALIVE = [case for case in CASES if case.behaviour in (*KEPT_ALIVE_BEHAVIOURS, "continue_100", "early_hints_103")]
+
+
+@pytest.mark.parametrize("case", KEPT_ALIVE, ids=str)
+def test_each_attempt_on_a_kept_alive_connection_gets_its_own_answer(case, db, fast, hostile):
+    """Three Send Tests in a row to a receiver that keeps the connection open: each
+    attempt records the answer to its own request (ANSWER_TO), all alike."""
+    deadline = fast
+    bad_receiver = hostile(case)
+    endpoint = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+
+    attempts = []
+    for _ in range(3):
+        try:
+            attempt = services.endpoint_send_test(endpoint=endpoint)
+        except Exception as error:  # noqa: BLE001
+            pytest.fail(f"Send Test raised ({case.behaviour}): {error!r}")
+        attempts.append(assert_storable(attempt))
+
+    for attempt in attempts:
+        case.check(attempt, deadline)
+    outcomes = {(a.response_status, a.outcome, a.response_body_excerpt) for a in attempts}
+    assert len(outcomes) == 1, outcomes
+    assert len(bad_receiver.received()) == 3

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 OK_BODY = b'{"ok":true}'
+ANSWER_TO = "X-Answer-To"
 # How often a waiting behaviour looks whether the sender hung up.
 _POLL = 0.02
 
@@ -56,8 +57,8 @@ class _PeerGone(Exception):
 class _Exchange:
     """One answer on one connection: what a behaviour uses to write it."""
 
-    def __init__(self, conn: socket.socket, stop: threading.Event, params: "Params"):
-        self.conn, self.stop, self.p = conn, stop, params
+    def __init__(self, conn: socket.socket, stop: threading.Event, params: "Params", request: HostileRequest):
+        self.conn, self.stop, self.p, self.request = conn, stop, params, request
         self.peer_closed = False
 
     def send(self, data: bytes) -> None:
@@ -117,7 +118,11 @@ def _head(status: bytes = b"200 OK", headers=(), *, version: bytes = b"HTTP/1.1"
 
 
 def _answer(ex: _Exchange, *, status: bytes = b"200 OK", headers=(), body: bytes = OK_BODY) -> bool:
-    ex.send(_head(status, [*headers, b"Content-Length: %d" % len(body)]) + b"\r\n" + body)
+    """A complete answer, naming the request it answers (ANSWER_TO: its delivery id), so a
+    sender that reads an earlier request's answer on a kept-alive connection shows."""
+    answer_to = (ex.request.header("X-OpsKnight-Delivery") or "-").encode()
+    headers = [*headers, ANSWER_TO.encode() + b": " + answer_to, b"Content-Length: %d" % len(body)]
+    ex.send(_head(status, headers) + b"\r\n" + body)
     return True  # the connection stays open for another request
 
 
@@ -402,7 +407,7 @@ class HostileReceiver:
                 with self._changed:
                     self.requests.append(request)
                     self._changed.notify_all()
-                exchange = _Exchange(conn, self._stop, self.params)
+                exchange = _Exchange(conn, self._stop, self.params, request)
                 keep = False
                 try:
                     keep = self.behaviour(exchange)
