@@ -16,6 +16,7 @@ duration of each behaviour against the deadline).
 
 import json
 import re
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -394,6 +395,60 @@ def test_a_worker_sends_one_request_at_a_time_and_ends_the_attempt_at_its_deadli
     finally:
         # No more retries to a receiver about to close.
         Delivery.objects.filter(endpoint=bad).update(status=Delivery.Status.FAILED, next_attempt_at=None)
+
+
+@pytest.mark.e2e
+def test_a_worker_batch_with_every_unruly_answer_records_them_all_and_delivers_to_the_healthy_endpoint_once(
+    e2e, hostile, receiver, system_actor
+):
+    """One event to an endpoint of each behaviour that answers at once, plus a healthy
+    one, through a real worker: every attempt is recorded, and nothing is sent again when
+    the lease runs out (the healthy endpoint gets the event once)."""
+    lease = float(FAST_SETTINGS["WEBHOOK_LEASE_SECONDS"])
+    fast_cases = [case for case in CASES if not case.slow]
+    endpoints = {
+        case.behaviour: services.endpoint_create(name=case.behaviour, url=hostile(case).url("/hook"))
+        for case in fast_cases
+    }
+    good = services.endpoint_create(name="healthy", url=receiver.url("/healthy"))
+    try:
+        _declare(system_actor, "e2e-unruly")
+        started = time.monotonic()
+        receiver.wait_for(1, "/healthy")
+
+        def unrecorded():
+            recorded = set(
+                DeliveryAttempt.objects.filter(delivery__endpoint__in=endpoints.values()).values_list(
+                    "delivery__endpoint__name", flat=True
+                )
+            )
+            return sorted(set(endpoints) - recorded)
+
+        try:
+            wait_until(lambda: not unrecorded(), timeout=lease + 3)
+        except AssertionError:
+            errors = [line for line in e2e.logs().splitlines() if '"level": "ERROR"' in line or "Error" in line]
+            pytest.fail(
+                f"attempts never recorded for: {unrecorded()}; the healthy endpoint got the event "
+                f"{len(receiver.received('/healthy'))} times\n" + "\n".join(errors[-5:])[-3000:]
+            )
+        # Past the lease (and a dispatcher round): a batch whose recording failed would
+        # have been sent again by now.
+        time.sleep(max(0.0, started + lease + 2 - time.monotonic()))
+        assert len(receiver.received("/healthy")) == 1
+        assert Delivery.objects.get(endpoint=good).status == Delivery.Status.SUCCEEDED
+        for attempt in DeliveryAttempt.objects.filter(delivery__endpoint__in=endpoints.values()):
+            assert_storable(attempt)
+    finally:
+        Delivery.objects.filter(endpoint__in=endpoints.values()).update(
+            status=Delivery.Status.FAILED, next_attempt_at=None
+        )
+
+
+def test_the_lease_outlasts_the_attempt_deadline(settings):
+    assert settings.WEBHOOK_LEASE_SECONDS > settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
+    fast = {name: float(value) for name, value in FAST_SETTINGS.items() if name != "WEBHOOK_RETRY_DELAYS"}
+    assert fast["WEBHOOK_LEASE_SECONDS"] > fast["WEBHOOK_CONNECT_TIMEOUT"] + fast["WEBHOOK_READ_TIMEOUT"]
 
 
 # --- d. The admin's Send Test button ---------------------------------------------------------
