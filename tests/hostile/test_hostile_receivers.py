@@ -217,6 +217,8 @@ def _print_figures() -> None:
 
 def _figure(suite, case: Case, attempt: DeliveryAttempt | None, deadline: float, hostile: HostileReceiver, error=""):
     seen = hostile.received()
+    for request in seen:
+        hostile.wait_ended(request, timeout=SLACK)
     opened = [r.open_seconds for r in seen if r.open_seconds is not None]
     FIGURES.append(
         {
