@@ -209,11 +209,11 @@ def _print_figures() -> None:
     write = print
     write("")
     write("hostile receivers: outcome and attempt duration against the deadline")
-    write(f"{'suite':9} {'behaviour':20} {'outcome':9} {'status':6} {'error':16} {'attempt':>8} {'deadline':>8} "
+    write(f"{'suite':9} {'behaviour':26} {'outcome':9} {'status':6} {'error':16} {'attempt':>8} {'deadline':>8} "
           f"{'socket open':>11}  {'requests':>8}")  # fmt: skip
     for row in FIGURES:
         write(
-            f"{row['suite']:9} {row['behaviour']:20} {row['outcome']:9} {row['status']!s:6} {row['error'][:16]:16} "
+            f"{row['suite']:9} {row['behaviour']:26} {row['outcome']:9} {row['status']!s:6} {row['error'][:16]:16} "
             f"{row['duration_ms']:>6} ms {row['deadline_ms']:>5} ms {row['open_s']:>9} s  {row['requests']:>8}"
         )
 
