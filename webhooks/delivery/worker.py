@@ -43,12 +43,6 @@ def deliveries_attempt(
 # could be sent again by another worker while it is still being recorded.
 
 
-def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
-    """One delivery: its attempt, or None when there was nothing to do."""
-    attempts = deliveries_attempt(delivery_ids=[delivery_id])
-    return attempts[0] if attempts else None
-
-
 def _signed_request(delivery: Delivery, timestamp: int, not_after: float) -> transport.OutgoingRequest:
     endpoint, event = delivery.endpoint, delivery.event
     body = delivery.sent_body.encode("utf-8")

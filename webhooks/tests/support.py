@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import Incident
-from webhooks.models import Delivery, WebhookEndpoint
+from webhooks.delivery.worker import deliveries_attempt
+from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 
 Z_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -38,3 +39,10 @@ def reload(endpoint: WebhookEndpoint) -> WebhookEndpoint:
 
 def make_due(delivery: Delivery) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
+    """One delivery through the worker's path: its attempt, or None when there was
+    nothing to do (not due, leased, finished)."""
+    attempts = deliveries_attempt(delivery_ids=[delivery_id])
+    return attempts[0] if attempts else None

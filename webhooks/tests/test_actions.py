@@ -11,10 +11,9 @@ from incidents import services as incident_services
 from tests.support.receiver import Reply
 from webhooks.actions import delivery_redeliver, endpoint_replay, endpoint_send_test
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event
-from webhooks.tests.support import Z_TIMESTAMP, declare, make_due, only_delivery
+from webhooks.tests.support import Z_TIMESTAMP, declare, delivery_attempt, make_due, only_delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from incidents import services as incident_services
 from tests.support.receiver import Reply
 from webhooks.actions import endpoint_send_test
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from incidents import services as incident_services
 from opsknight.tests.asserts import assert_api_error
 from tests.support.receiver import Reply
 from webhooks.actions import endpoint_send_test
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

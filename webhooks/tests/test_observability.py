@@ -16,9 +16,9 @@ from opsknight.logs import JsonFormatter, TextFormatter
 from tests.support.metrics import delta, scrape
 from webhooks import selectors
 from webhooks.actions import endpoint_send_test
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

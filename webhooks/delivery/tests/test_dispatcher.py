@@ -6,10 +6,9 @@ import pytest
 from django.utils import timezone
 
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery
-from webhooks.tests.support import declare, make_due, only_delivery
+from webhooks.tests.support import declare, delivery_attempt, make_due, only_delivery
 
 pytestmark = pytest.mark.django_db
 

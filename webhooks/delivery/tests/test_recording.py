@@ -12,9 +12,9 @@ from webhooks import transport
 from webhooks.actions import endpoint_send_test
 from webhooks.delivery import recording, worker
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

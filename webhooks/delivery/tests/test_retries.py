@@ -11,9 +11,9 @@ from incidents import services as incident_services
 from tests.support.receiver import Reply
 from webhooks.actions import delivery_log_prune, endpoint_send_test
 from webhooks.delivery import retries
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,9 @@ from standardwebhooks import Webhook
 
 from tests.support.receiver import Reply
 from webhooks.actions import endpoint_send_test
-from webhooks.delivery.worker import delivery_attempt
 from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
-from webhooks.tests.support import declare, make_due, only_delivery
+from webhooks.tests.support import declare, delivery_attempt, make_due, only_delivery
 from webhooks.transport.addresses import TargetRefused, validate_url_shape
 
 pytestmark = pytest.mark.django_db
