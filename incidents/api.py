@@ -21,7 +21,7 @@ from incidents.serializers import (
     ServiceCreateInput,
     ServiceOutput,
 )
-from opsknight.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
+from opsknight.api.pagination import OldestFirstCursorPagination, paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.errors import ConflictError
 from opsknight.models import Scope
@@ -53,9 +53,7 @@ class IncidentListCreateApi(APIView):
         filters = IncidentFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         incidents = selectors.incident_list(include_private=can_read_private(request), **filters.validated_data)
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(incidents, request, view=self)
-        return paginator.get_paginated_response(IncidentOutput(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=incidents, serializer_class=IncidentOutput)
 
     @extend_schema(
         operation_id="incidents_create",
@@ -106,9 +104,13 @@ class IncidentTimelineApi(APIView):
     )
     def get(self, request, incident_id: str):
         incident = get_visible_incident(request, incident_id)
-        paginator = OldestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.incident_timeline(incident=incident), request, view=self)
-        return paginator.get_paginated_response(IncidentEventOutput(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.incident_timeline(incident=incident),
+            serializer_class=IncidentEventOutput,
+            pagination_class=OldestFirstCursorPagination,
+        )
 
 
 class IncidentTransitionApi(APIView):
@@ -157,9 +159,13 @@ class IncidentLinkListCreateApi(APIView):
     )
     def get(self, request, incident_id: str):
         incident = get_visible_incident(request, incident_id)
-        paginator = OldestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.external_link_list(incident=incident), request, view=self)
-        return paginator.get_paginated_response(ExternalLinkOutput(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.external_link_list(incident=incident),
+            serializer_class=ExternalLinkOutput,
+            pagination_class=OldestFirstCursorPagination,
+        )
 
     @extend_schema(
         operation_id="incidents_links_create",
@@ -248,9 +254,9 @@ class ServiceListCreateApi(APIView):
         responses={200: paginated(ServiceOutput), **error_responses(400, 403)},
     )
     def get(self, request):
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.service_list(), request, view=self)
-        return paginator.get_paginated_response(ServiceOutput(page, many=True).data)
+        return paginated_response(
+            request=request, view=self, queryset=selectors.service_list(), serializer_class=ServiceOutput
+        )
 
     @extend_schema(
         operation_id="services_create",

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from opsknight.api.pagination import NewestFirstCursorPagination
+from opsknight.api.pagination import paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
 from webhooks import selectors, services
@@ -52,9 +52,9 @@ class WebhookListCreateApi(APIView):
         responses={200: paginated(EndpointOutput), **error_responses(400, 403)},
     )
     def get(self, request):
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.endpoint_list(), request, view=self)
-        return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
+        return paginated_response(
+            request=request, view=self, queryset=selectors.endpoint_list(), serializer_class=EndpointOutput
+        )
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -142,9 +142,7 @@ class WebhookDeliveriesApi(APIView):
         filters = DeliveryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         deliveries = selectors.delivery_list(endpoint=endpoint, **filters.validated_data)
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliveryOutput(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=deliveries, serializer_class=DeliveryOutput)
 
 
 class WebhookReplayApi(APIView):
