@@ -10,8 +10,7 @@ from opsknight.api.pagination import paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
 from webhooks import selectors, services
-from webhooks.models import Delivery, WebhookEndpoint
-from webhooks.serializers import (
+from webhooks.api.serializers import (
     DeliveryDetailOutput,
     DeliveryFilterInput,
     DeliveryOutput,
@@ -25,6 +24,7 @@ from webhooks.serializers import (
     SendTestInput,
     TestOutcomeOutput,
 )
+from webhooks.models import Delivery, WebhookEndpoint
 
 MANAGE = Scope.WEBHOOKS_MANAGE
 
