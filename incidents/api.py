@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import events, selectors, services
+from incidents import alerts, selectors, services
 from incidents.actors import Actor
 from incidents.models import ExternalLink, Incident, Service
 from incidents.serializers import (
@@ -203,7 +203,7 @@ class IncidentLinkDetailApi(APIView):
 
 
 class AlertEventApi(APIView):
-    """PagerDuty Events API v2 shape; the rules are in incidents/events.py."""
+    """PagerDuty Events API v2 shape; the rules are in incidents/alerts.py."""
 
     required_scopes = {"POST": WRITE}
 
@@ -223,7 +223,7 @@ class AlertEventApi(APIView):
         try:
             if event["event_action"] == "trigger":
                 payload = event["payload"]
-                outcome = events.event_trigger(
+                outcome = alerts.alert_trigger(
                     **payload,
                     dedup_key=event["dedup_key"],
                     service=event["routing_key"],
@@ -231,10 +231,10 @@ class AlertEventApi(APIView):
                     created_by_key=request.auth,
                 )
             elif event["event_action"] == "acknowledge":
-                outcome = events.event_acknowledge(dedup_key=event["dedup_key"], actor=actor)
+                outcome = alerts.alert_acknowledge(dedup_key=event["dedup_key"], actor=actor)
             else:
-                outcome = events.event_resolve(dedup_key=event["dedup_key"], actor=actor)
-        except events.UnknownDedupKey as error:
+                outcome = alerts.alert_resolve(dedup_key=event["dedup_key"], actor=actor)
+        except alerts.UnknownDedupKey as error:
             raise NotFound(error.message) from None
         body = {
             "status": "success",

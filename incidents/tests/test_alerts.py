@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from incidents import events, services
+from incidents import alerts, services
 from incidents.models import Incident, IncidentEvent
 from opsknight.models import Scope
 from opsknight.tests.asserts import assert_api_error
@@ -281,14 +281,14 @@ def test_events_need_the_write_scope(make_api_client, client):
 
 
 def test_event_trigger_service_returns_whether_it_changed_anything(system_actor):
-    first = events.event_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
-    again = events.event_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
+    first = alerts.alert_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
+    again = alerts.alert_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
     assert (first.changed, again.changed) == (True, False)
     assert first.incident.id == again.incident.id
-    assert events.event_acknowledge(dedup_key="svc-1", actor=system_actor).changed is True
-    assert events.event_acknowledge(dedup_key="svc-1", actor=system_actor).changed is False
-    with pytest.raises(events.UnknownDedupKey):
-        events.event_resolve(dedup_key="svc-2", actor=system_actor)
+    assert alerts.alert_acknowledge(dedup_key="svc-1", actor=system_actor).changed is True
+    assert alerts.alert_acknowledge(dedup_key="svc-1", actor=system_actor).changed is False
+    with pytest.raises(alerts.UnknownDedupKey):
+        alerts.alert_resolve(dedup_key="svc-2", actor=system_actor)
 
 
 def test_api_created_incidents_have_no_dedup_key_and_do_not_collide(api_client, system_actor):

@@ -48,7 +48,7 @@ class UnknownDedupKey(Exception):
 
 
 @dataclass(frozen=True)
-class EventOutcome:
+class AlertOutcome:
     dedup_key: str
     incident: Incident
     changed: bool  # False when the event was a duplicate or found the incident already there
@@ -82,7 +82,7 @@ def _incident_summary(*, summary: str, source: str, component: str, custom_detai
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
 
 
-def event_trigger(
+def alert_trigger(
     *,
     summary: str,
     source: str,
@@ -93,7 +93,7 @@ def event_trigger(
     custom_details: Any = None,
     service: Service | None = None,
     created_by_key=None,
-) -> EventOutcome:
+) -> AlertOutcome:
     """Open an incident for the alert, or find the open one with its dedup_key.
     `severity` is PagerDuty's: critical, error, warning or info."""
     dedup_key = dedup_key or new_dedup_key()
@@ -117,7 +117,7 @@ def event_trigger(
             if attempt == TRIGGER_ATTEMPTS - 1:
                 raise
             continue
-        return EventOutcome(dedup_key=dedup_key, incident=incident, changed=created)
+        return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=created)
     raise AssertionError("unreachable")
 
 
@@ -130,20 +130,20 @@ def _incident_for(dedup_key: str) -> Incident:
     return incident
 
 
-def _apply(*, dedup_key: str, transition: services.Transition, actor: Actor) -> EventOutcome:
+def _apply(*, dedup_key: str, transition: services.Transition, actor: Actor) -> AlertOutcome:
     incident = _incident_for(dedup_key)
     try:
         incident = services.incident_transition(incident=incident, transition=transition, actor=actor)
     except services.InvalidTransition:
         # Already acknowledged or resolved (maybe by a concurrent copy of this event).
         incident.refresh_from_db()
-        return EventOutcome(dedup_key=dedup_key, incident=incident, changed=False)
-    return EventOutcome(dedup_key=dedup_key, incident=incident, changed=True)
+        return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=False)
+    return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=True)
 
 
-def event_acknowledge(*, dedup_key: str, actor: Actor) -> EventOutcome:
+def alert_acknowledge(*, dedup_key: str, actor: Actor) -> AlertOutcome:
     return _apply(dedup_key=dedup_key, transition=services.ACKNOWLEDGE, actor=actor)
 
 
-def event_resolve(*, dedup_key: str, actor: Actor) -> EventOutcome:
+def alert_resolve(*, dedup_key: str, actor: Actor) -> AlertOutcome:
     return _apply(dedup_key=dedup_key, transition=services.RESOLVE, actor=actor)
