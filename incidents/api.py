@@ -23,7 +23,6 @@ from incidents.serializers import (
 )
 from opsknight.api.pagination import OldestFirstCursorPagination, paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
-from opsknight.errors import ConflictError
 from opsknight.models import Scope
 
 READ = Scope.INCIDENTS_READ
@@ -69,18 +68,9 @@ class IncidentListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["service"] = fields.pop("service_id")
-        incident, created = services.incident_create(
-            **fields, actor=Actor.from_api_key(request.auth), created_by_key=request.auth
+        incident, created = services.incident_create_by_api_key(
+            **fields, api_key=request.auth, include_private=can_read_private(request)
         )
-        # Replaying a private incident's key shows it only to a key that may read it,
-        # or to the key that declared it (so a sender can retry its own request).
-        if (
-            not created
-            and incident.is_private
-            and not can_read_private(request)
-            and incident.created_by_key_id != request.auth.pk
-        ):
-            raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
         return Response(
             IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -113,40 +103,55 @@ class IncidentTimelineApi(APIView):
         )
 
 
-class IncidentTransitionApi(APIView):
-    """Base for the four lifecycle actions; each subclass names its transition."""
-
-    required_scopes = {"POST": WRITE}
-    transition: services.Transition
-
-    def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
-        incident = services.incident_transition(
-            incident=incident, transition=self.transition, actor=Actor.from_api_key(request.auth)
-        )
-        return Response(IncidentOutput(incident).data)
-
-
-def _transition_api(transition: services.Transition) -> type[IncidentTransitionApi]:
-    # A new function per action, so each gets its own OpenAPI operation.
-    def post(self, request, incident_id: str):
-        return IncidentTransitionApi.post(self, request, incident_id)
-
-    post = extend_schema(
+def transition_schema(transition: services.Transition):
+    """The OpenAPI operation of one lifecycle action."""
+    return extend_schema(
         operation_id=f"incidents_{transition.action}",
         request=None,
         responses={200: IncidentOutput, **error_responses(403, 404, 409)},
         description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
         f"emits `{transition.event_type}`. Any other status: 409.",
-    )(post)
-    name = f"Incident{transition.action.capitalize()}Api"
-    return type(name, (IncidentTransitionApi,), {"transition": transition, "post": post})
+    )
 
 
-IncidentAcknowledgeApi = _transition_api(services.ACKNOWLEDGE)
-IncidentResolveApi = _transition_api(services.RESOLVE)
-IncidentEscalateApi = _transition_api(services.ESCALATE)
-IncidentReopenApi = _transition_api(services.REOPEN)
+class IncidentAcknowledgeApi(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @transition_schema(services.ACKNOWLEDGE)
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        incident = services.incident_acknowledge(incident=incident, actor=Actor.from_api_key(request.auth))
+        return Response(IncidentOutput(incident).data)
+
+
+class IncidentResolveApi(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @transition_schema(services.RESOLVE)
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        incident = services.incident_resolve(incident=incident, actor=Actor.from_api_key(request.auth))
+        return Response(IncidentOutput(incident).data)
+
+
+class IncidentEscalateApi(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @transition_schema(services.ESCALATE)
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        incident = services.incident_escalate(incident=incident, actor=Actor.from_api_key(request.auth))
+        return Response(IncidentOutput(incident).data)
+
+
+class IncidentReopenApi(APIView):
+    required_scopes = {"POST": WRITE}
+
+    @transition_schema(services.REOPEN)
+    def post(self, request, incident_id: str):
+        incident = get_visible_incident(request, incident_id)
+        incident = services.incident_reopen(incident=incident, actor=Actor.from_api_key(request.auth))
+        return Response(IncidentOutput(incident).data)
 
 
 class IncidentLinkListCreateApi(APIView):
@@ -219,21 +224,15 @@ class AlertEventApi(APIView):
         data = AlertEventInput(data=request.data)
         data.is_valid(raise_exception=True)
         event = data.validated_data
-        actor = Actor.from_api_key(request.auth)
         try:
-            if event["event_action"] == "trigger":
-                payload = event["payload"]
-                outcome = alerts.alert_trigger(
-                    **payload,
-                    dedup_key=event["dedup_key"],
-                    service=event["routing_key"],
-                    actor=actor,
-                    created_by_key=request.auth,
-                )
-            elif event["event_action"] == "acknowledge":
-                outcome = alerts.alert_acknowledge(dedup_key=event["dedup_key"], actor=actor)
-            else:
-                outcome = alerts.alert_resolve(dedup_key=event["dedup_key"], actor=actor)
+            outcome = alerts.alert_event_apply(
+                event_action=event["event_action"],
+                dedup_key=event["dedup_key"],
+                payload=event.get("payload"),
+                service=event["routing_key"],
+                actor=Actor.from_api_key(request.auth),
+                created_by_key=request.auth,
+            )
         except alerts.UnknownDedupKey as error:
             raise NotFound(error.message) from None
         body = {

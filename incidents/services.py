@@ -123,6 +123,17 @@ def incident_create(
     return incident, True
 
 
+def incident_create_by_api_key(*, api_key, include_private: bool, **fields) -> tuple[Incident, bool]:
+    """`incident_create` for an API key (the fields are its own). Replaying the
+    idempotency_key of a private incident returns it only to a key that may read private
+    incidents (`include_private`), or to the key that declared it, so a sender can retry
+    its own request; any other key gets a ConflictError and learns nothing of it."""
+    incident, created = incident_create(**fields, actor=Actor.from_api_key(api_key), created_by_key=api_key)
+    if not created and incident.is_private and not include_private and incident.created_by_key_id != api_key.pk:
+        raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
+    return incident, created
+
+
 def _incident_holding_keys(incident: Incident) -> Incident | None:
     """The incident whose idempotency_key or open dedup_key made `incident`'s insert fail."""
     if incident.idempotency_key:

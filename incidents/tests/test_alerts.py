@@ -291,6 +291,21 @@ def test_event_trigger_service_returns_whether_it_changed_anything(system_actor)
         alerts.alert_resolve(dedup_key="svc-2", actor=system_actor)
 
 
+def test_alert_event_apply_dispatches_on_the_event_action(system_actor):
+    payload = {"summary": "Disk full", "source": "db-1", "severity": "warning"}
+    opened = alerts.alert_event_apply(event_action="trigger", dedup_key="apply-1", payload=payload, actor=system_actor)
+    assert opened.changed and opened.incident.severity == Incident.Severity.MEDIUM
+    acknowledged = alerts.alert_event_apply(event_action="acknowledge", dedup_key="apply-1", actor=system_actor)
+    assert acknowledged.incident.status == Incident.Status.ACKNOWLEDGED
+    resolved = alerts.alert_event_apply(event_action="resolve", dedup_key="apply-1", actor=system_actor)
+    assert resolved.incident.status == Incident.Status.RESOLVED
+    assert opened.incident.id == acknowledged.incident.id == resolved.incident.id
+    with pytest.raises(alerts.UnknownDedupKey):
+        alerts.alert_event_apply(event_action="resolve", dedup_key="apply-2", actor=system_actor)
+    with pytest.raises(ValueError):
+        alerts.alert_event_apply(event_action="snooze", dedup_key="apply-1", actor=system_actor)
+
+
 def test_api_created_incidents_have_no_dedup_key_and_do_not_collide(api_client, system_actor):
     incident, _ = services.incident_create(title="a", idempotency_key="a", actor=system_actor)
     other, _ = services.incident_create(title="b", idempotency_key="b", actor=system_actor)
