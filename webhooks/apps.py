@@ -5,4 +5,7 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
-        from webhooks import receivers  # noqa: F401 - connects the outbox writer
+        from opsknight import monitoring
+        from webhooks import metrics, receivers  # noqa: F401 - receivers connects the outbox writer
+
+        monitoring.register_collector(metrics.QUEUE_HEALTH)  # the queue gauges on /metrics
