@@ -1,4 +1,4 @@
-"""Incident and service API views: validate, call a service or selector, render."""
+"""Incident, alert-event and service API views: validate, call a service or selector, render."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -8,8 +8,7 @@ from rest_framework.views import APIView
 
 from incidents import alerts, selectors, services
 from incidents.actors import Actor
-from incidents.models import ExternalLink, Incident, Service
-from incidents.serializers import (
+from incidents.api.serializers import (
     AlertEventInput,
     AlertEventOutput,
     ExternalLinkCreateInput,
@@ -21,6 +20,7 @@ from incidents.serializers import (
     ServiceCreateInput,
     ServiceOutput,
 )
+from incidents.models import ExternalLink, Incident, Service
 from opsknight.api.pagination import OldestFirstCursorPagination, paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
