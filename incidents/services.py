@@ -1,9 +1,8 @@
-"""Incident writes: creation and the lifecycle state machine.
+"""Incident writes: creation, the lifecycle state machine, external links and services."""
 
-Every change runs in one transaction that locks the incident row, bumps `version`,
-writes one `IncidentEvent` and announces it (`incident_event_recorded`), so the
-timeline, the version and whatever listeners write (the webhook outbox) agree.
-"""
+# Every change runs in one transaction that locks the incident row, bumps `version`,
+# writes one `IncidentEvent` and announces it (`incident_event_recorded`), so the
+# timeline, the version and whatever listeners write (the webhook outbox) agree.
 
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -1,6 +1,5 @@
-"""Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test
-with its outcome inline, the secret shown once, rotation and replay. Changes go through
-webhooks.services; reads through webhooks.selectors."""
+"""Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test,
+the secret shown once, rotation and replay (changes through webhooks.services)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote

@@ -1,7 +1,5 @@
-"""The incident admin, extended with the webhook deliveries each timeline entry caused.
-
-`incidents` never imports `webhooks`: this app re-registers the incident admin with a
-timeline that also shows each entry's deliveries (incidents/admin.py points here)."""
+"""The incident admin, re-registered with a timeline that shows each entry's webhook
+deliveries: `incidents` never imports `webhooks` (incidents/admin.py points here)."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote
