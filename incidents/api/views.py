@@ -1,6 +1,6 @@
 """Incident, alert-event and service API views: validate, call a service or selector, render."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -103,55 +103,52 @@ class IncidentTimelineApi(APIView):
         )
 
 
+class IncidentTransitionApi(APIView):
+    """One lifecycle action on an incident; each subclass below names its transition."""
+
+    required_scopes = {"POST": WRITE}
+    transition: services.Transition
+
+    def post(self, request, incident_id: str):
+        incident = services.incident_transition(
+            incident=get_visible_incident(request, incident_id),
+            transition=self.transition,
+            actor=Actor.from_api_key(request.auth),
+        )
+        return Response(IncidentOutput(incident).data)
+
+
 def transition_schema(transition: services.Transition):
-    """The OpenAPI operation of one lifecycle action."""
-    return extend_schema(
-        operation_id=f"incidents_{transition.action}",
-        request=None,
-        responses={200: IncidentOutput, **error_responses(403, 404, 409)},
-        description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
-        f"emits `{transition.event_type}`. Any other status: 409.",
+    """The action's own OpenAPI operation, on the `post` its class inherits."""
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"incidents_{transition.action}",
+            request=None,
+            responses={200: IncidentOutput, **error_responses(403, 404, 409)},
+            description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
+            f"emits `{transition.event_type}`. Any other status: 409.",
+        )
     )
 
 
-class IncidentAcknowledgeApi(APIView):
-    required_scopes = {"POST": WRITE}
-
-    @transition_schema(services.ACKNOWLEDGE)
-    def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
-        incident = services.incident_acknowledge(incident=incident, actor=Actor.from_api_key(request.auth))
-        return Response(IncidentOutput(incident).data)
+@transition_schema(services.ACKNOWLEDGE)
+class IncidentAcknowledgeApi(IncidentTransitionApi):
+    transition = services.ACKNOWLEDGE
 
 
-class IncidentResolveApi(APIView):
-    required_scopes = {"POST": WRITE}
-
-    @transition_schema(services.RESOLVE)
-    def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
-        incident = services.incident_resolve(incident=incident, actor=Actor.from_api_key(request.auth))
-        return Response(IncidentOutput(incident).data)
+@transition_schema(services.RESOLVE)
+class IncidentResolveApi(IncidentTransitionApi):
+    transition = services.RESOLVE
 
 
-class IncidentEscalateApi(APIView):
-    required_scopes = {"POST": WRITE}
-
-    @transition_schema(services.ESCALATE)
-    def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
-        incident = services.incident_escalate(incident=incident, actor=Actor.from_api_key(request.auth))
-        return Response(IncidentOutput(incident).data)
+@transition_schema(services.ESCALATE)
+class IncidentEscalateApi(IncidentTransitionApi):
+    transition = services.ESCALATE
 
 
-class IncidentReopenApi(APIView):
-    required_scopes = {"POST": WRITE}
-
-    @transition_schema(services.REOPEN)
-    def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
-        incident = services.incident_reopen(incident=incident, actor=Actor.from_api_key(request.auth))
-        return Response(IncidentOutput(incident).data)
+@transition_schema(services.REOPEN)
+class IncidentReopenApi(IncidentTransitionApi):
+    transition = services.REOPEN
 
 
 class IncidentLinkListCreateApi(APIView):
