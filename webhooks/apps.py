@@ -6,6 +6,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from opsknight import monitoring
-        from webhooks import metrics, receivers  # noqa: F401 - receivers connects the outbox writer
+        from webhooks import metrics
+        from webhooks.delivery import outbox, tasks  # noqa: F401 - connects the outbox writer; registers the tasks
 
         monitoring.register_collector(metrics.QUEUE_HEALTH)  # the queue gauges on /metrics

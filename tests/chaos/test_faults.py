@@ -22,7 +22,7 @@ from django.db import connection
 
 from incidents import services as incident_services
 from tests.support.receiver import Receiver
-from webhooks import services
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -86,7 +86,7 @@ def report(capsys, line: str) -> None:
 def start_run(name: str, receiver: Receiver, endpoints: int) -> Run:
     paths = [f"/{name}/{n}" for n in range(endpoints)]
     for path in paths:
-        services.endpoint_create(name=path, url=receiver.url(path))
+        endpoint_create(name=path, url=receiver.url(path))
     return Run(name, receiver, paths, [], time.time())
 
 

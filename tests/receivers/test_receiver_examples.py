@@ -17,9 +17,10 @@ import requests
 from opsknight.services import api_key_create
 from tests.support.receiver import free_port
 from tests.support.waiting import declare, wait_until
-from webhooks import services, signing
+from webhooks.actions import delivery_redeliver, endpoint_send_test
+from webhooks.endpoints import endpoint_create, endpoint_rotate_secret
 from webhooks.models import Delivery, Event
-from webhooks.transport import build_headers
+from webhooks.transport import build_headers, signing
 
 pytestmark = pytest.mark.e2e
 
@@ -149,7 +150,7 @@ def start_example(request, e2e, live_server, tmp_path):
 
 
 def endpoint_for(name: str, port: int):
-    return services.endpoint_create(name=name, url=f"http://127.0.0.1:{port}/hooks/opsknight")
+    return endpoint_create(name=name, url=f"http://127.0.0.1:{port}/hooks/opsknight")
 
 
 def without(headers: dict[str, str], name: str) -> dict[str, str]:
@@ -166,7 +167,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     public_id = declare(api_client, "receiver-public")
     for action in LIFECYCLE:
         assert api_client.post(f"/api/v1/incidents/{public_id}/{action}").status_code == 200
-    services.endpoint_rotate_secret(endpoint=endpoint, secret=new_secret)
+    endpoint_rotate_secret(endpoint=endpoint, secret=new_secret)
     private_id = declare(api_client, "receiver-private", visibility="private", summary="card numbers in logs")
     assert api_client.post(f"/api/v1/incidents/{private_id}/acknowledge").status_code == 200
 
@@ -204,7 +205,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     # A redelivery carries the same webhook-id: answered 2xx, not processed again.
     triggered = next(event for event in events.values() if event.type == "incident.triggered")
     original = Delivery.objects.get(event=triggered, endpoint=endpoint)
-    redelivery = services.delivery_redeliver(delivery=original)
+    redelivery = delivery_redeliver(delivery=original)
     redelivered = wait_until(lambda: Delivery.objects.filter(pk=redelivery.pk, status="succeeded").first())
     assert redelivered.last_status_code == 200
     assert [e["webhook_id"] for e in example.wait_for("duplicate", 1)] == [triggered.id]
@@ -212,7 +213,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     assert [e["webhook_id"] for e in example.journal("processed")].count(triggered.id) == 1
 
     # Send Test: accepted, recognized as a sample, nothing fetched.
-    assert services.endpoint_send_test(endpoint=endpoint).response_status == 202
+    assert endpoint_send_test(endpoint=endpoint).response_status == 202
     assert example.wait_for("test", 1)[0]["event"] == "incident.triggered"
 
 
@@ -297,7 +298,7 @@ def test_a_failed_processing_lets_the_redelivery_through(start_example, api_clie
     delivery = wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").first())
     assert delivery.last_status_code == 202
 
-    services.delivery_redeliver(delivery=delivery)
+    delivery_redeliver(delivery=delivery)
     example.wait_for("failed", 2)
     assert [e["webhook_id"] for e in example.journal("accepted")] == [event.id, event.id]
     assert example.journal("duplicate") == []

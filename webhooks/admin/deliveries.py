@@ -1,5 +1,5 @@
 """Deliveries in the admin: the log with filters, one delivery's exact request and every
-attempt, and Redeliver. Changes go through webhooks.services."""
+attempt, and Redeliver. Changes go through webhooks.actions."""
 
 import json
 
@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from webhooks import services
+from webhooks.actions import delivery_redeliver
 from webhooks.admin.html import AdminMedia, badge, headers_table, local_time, preformatted
 from webhooks.models import Delivery, DeliveryAttempt
 
@@ -155,11 +155,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=unquote(object_id))
         if not self.has_change_permission(request, delivery):
             raise PermissionDenied
-        redelivery = services.delivery_redeliver(delivery=delivery)
+        redelivery = delivery_redeliver(delivery=delivery)
         self.message_user(request, f"Queued {redelivery.id}: the same event, to the same endpoint.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[quote(redelivery.pk)]))
 
     @admin.action(description="Redeliver (same event, new delivery)")
     def redeliver(self, request, queryset):
-        created = [services.delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
+        created = [delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
         self.message_user(request, f"Queued {len(created)} redelivery(ies).", messages.SUCCESS)

@@ -1,5 +1,5 @@
 """Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test,
-the secret shown once, rotation and replay (changes through webhooks.services)."""
+the secret shown once, rotation and replay (changes through webhooks.endpoints and actions)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
@@ -14,10 +14,12 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from webhooks import selectors, services
+from webhooks import selectors
+from webhooks.actions import endpoint_replay, endpoint_send_test
 from webhooks.admin import chart
 from webhooks.admin.forms import EDITABLE_FIELDS, EndpointForm
 from webhooks.admin.html import AdminMedia, badge, local_time, milliseconds
+from webhooks.endpoints import endpoint_create, endpoint_rotate_secret, endpoint_update
 from webhooks.models import EVENT_TYPES, DeliveryAttempt, WebhookEndpoint
 
 
@@ -100,9 +102,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if change:
             # From the stored row: the form has already copied its values onto obj, and the
             # service keeps stored header values the form shows redacted.
-            services.endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
+            endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
             return
-        endpoint = services.endpoint_create(**fields, secret=data.get("secret") or None)
+        endpoint = endpoint_create(**fields, secret=data.get("secret") or None)
         obj.pk, obj.secret = endpoint.pk, endpoint.secret
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -183,13 +185,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if event_type not in EVENT_TYPES.values:
             self.message_user(request, f"Unknown event type '{event_type[:100]}'.", messages.ERROR)
             return HttpResponseRedirect(self._change_url(endpoint))
-        attempt = services.endpoint_send_test(endpoint=endpoint, event_type=event_type)
+        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type)
         self.log_change(request, endpoint, f"Send Test ({event_type}): {send_test_outcome_line(attempt)[:150]}")
         # Redirect to a page that shows this attempt: reloading it does not send again.
         return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
 
     def rotate_view(self, request, object_id):
-        endpoint = services.endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
+        endpoint = endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
         self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, [endpoint], created=False)
 
@@ -204,7 +206,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(self._change_url(endpoint))
         if timezone.is_naive(since):
             since = timezone.make_aware(since)
-        count = services.endpoint_replay(endpoint=endpoint, since=since)
+        count = endpoint_replay(endpoint=endpoint, since=since)
         self.log_change(request, endpoint, f"Replayed {count} event(s) since {since.isoformat()}.")
         self.message_user(
             request,
@@ -218,19 +220,19 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Send Test (a signed sample event, now)")
     def send_test(self, request, queryset):
         for endpoint in queryset:
-            attempt = services.endpoint_send_test(endpoint=endpoint)
+            attempt = endpoint_send_test(endpoint=endpoint)
             level = messages.SUCCESS if attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED else messages.ERROR
             self.message_user(request, f"{endpoint.name}: {send_test_outcome_line(attempt)}", level)
 
     @admin.action(description="Enable (clears the disabled reason and the failing window)")
     def enable(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_update(endpoint=endpoint, is_active=True)
+            endpoint_update(endpoint=endpoint, is_active=True)
         self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
     @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
     def rotate_secret(self, request, queryset):
-        rotated = [services.endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
         for endpoint in rotated:
             self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, rotated, created=False)

@@ -1,12 +1,13 @@
 """The endpoint form of the admin: event types with their meaning, format, custom headers
-typed one per line, and an optional typed secret. Checks go through webhooks.services."""
+typed one per line, and an optional typed secret. Checks go through webhooks.endpoints."""
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from webhooks import formats, services, transport
+from webhooks import formats, transport
+from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH, check_format, endpoint_check_url_move
 from webhooks.models import EVENT_TYPES, WebhookEndpoint
-from webhooks.targets import TargetRefused, check_url
+from webhooks.transport.addresses import TargetRefused, check_url
 
 EVENT_DESCRIPTIONS = {
     EVENT_TYPES.TRIGGERED: "an incident is declared",
@@ -71,7 +72,7 @@ class EndpointForm(forms.ModelForm):
     )
     secret = forms.CharField(
         required=False,
-        min_length=services.MIN_TYPED_SECRET_LENGTH,
+        min_length=MIN_TYPED_SECRET_LENGTH,
         max_length=200,
         help_text="Leave empty to generate one (recommended). It is shown once, after saving.",
     )
@@ -99,7 +100,7 @@ class EndpointForm(forms.ModelForm):
         if "format" in data:
             data["format"] = data["format"] or formats.DEFAULT
             try:
-                data["format_options"] = services.check_format(
+                data["format_options"] = check_format(
                     format=data["format"], format_options=data.get("format_options") or {}
                 )
             except ValidationError as error:
@@ -109,7 +110,7 @@ class EndpointForm(forms.ModelForm):
         if not self.instance._state.adding and "url" in data and "headers" in data:
             stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
             try:
-                services.endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
+                endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
             except ValidationError as error:
                 self.add_error("headers", error.message_dict["headers"][0])
         return data
