@@ -134,7 +134,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
         "EventTypeEnum": "incidents.models.IncidentEvent.Type",
         "IncidentSeverityEnum": "incidents.models.Incident.Severity",
-        "AlertSeverityEnum": "incidents.events.ALERT_SEVERITIES",
+        "AlertSeverityEnum": "incidents.alerts.ALERT_SEVERITIES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
