@@ -5,12 +5,11 @@ import json
 import logging
 from datetime import datetime
 
-from django.conf import settings
 from django.dispatch import receiver
-from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import IncidentEvent
+from incidents.selectors import incident_page_url
 from incidents.signals import incident_event_recorded
 from webhooks import formats
 from webhooks.delivery import wakeups
@@ -110,9 +109,7 @@ class EventRenderer:
             if self._parsed is None:
                 self._parsed = json.loads(self.event.payload)
             incident_id = self._parsed["incident"]["id"]
-            context = formats.RenderContext(
-                incident_url=settings.PUBLIC_BASE_URL + reverse("admin:incidents_incident_change", args=[incident_id])
-            )
+            context = formats.RenderContext(incident_url=incident_page_url(incident_id=incident_id))
             return formats.render(format, event=self._parsed, options=options, context=context).decode("utf-8")
         except Exception:
             # Never fail the incident's transaction over a message: the OpsKnight body goes
