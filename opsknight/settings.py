@@ -238,6 +238,10 @@ if WEBHOOK_LEASE_SECONDS < WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:
         f"WEBHOOK_READ_TIMEOUT + 2 ({WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:g}): an attempt "
         "could outlive its lease and be sent twice at once."
     )
+# An event whose active endpoints are at most this many has its deliveries written in
+# the change's own transaction; with more, a worker writes them after commit, so an API
+# call costs the same with 10,000 endpoints as with one.
+WEBHOOK_INLINE_FANOUT_MAX = env.int("WEBHOOK_INLINE_FANOUT_MAX", default=50)
 # Deliveries per task: a commit's deliveries go out in messages of this many, and a
 # task tops its batch up with other due deliveries to this many.
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
