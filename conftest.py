@@ -72,6 +72,14 @@ def receiver(request):
     server.close()
 
 
+@pytest.fixture
+def https_receiver(request):
+    """A receiver over HTTPS by name, as the `https` kind of `receiver` (alongside it)."""
+    server = _https_receiver(request)
+    yield server
+    server.close()
+
+
 def _https_receiver(request):
     from tests.support import tls
     from tests.support.receiver import Receiver
