@@ -49,3 +49,14 @@ def test_the_machines_hosts_file_is_untouched():
         pytest.skip(f"cannot read the parent's /etc/hosts through {parent}: {error}")
     assert ".opsknight.test" not in text
     assert ".opsknight.test" in Path("/etc/hosts").read_text()
+
+
+def test_outside_runs_a_command_in_the_machines_mount_namespace():
+    """What the chaos suite restarts (PostgreSQL, Redis) must not live on in ours."""
+    command = testhosts.outside(["readlink", "/proc/self/ns/mnt"])
+    if command[0] == "readlink":
+        pytest.skip("no private namespace or no nsenter: nothing to leave")
+    outside = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    assert outside != os.readlink("/proc/self/ns/mnt")
+    hosts = subprocess.run(testhosts.outside(["cat", "/etc/hosts"]), capture_output=True, text=True, check=True)
+    assert ".opsknight.test" not in hosts.stdout

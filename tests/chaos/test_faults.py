@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from incidents import services as incident_services
+from tests.support import testhosts
 from tests.support.receiver import Receiver
 from webhooks import services
 from webhooks.models import Delivery, Event
@@ -186,27 +187,13 @@ def restart_redis(redis_server: str) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
     subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", "6379", "shutdown", "nosave"], check=False)
     time.sleep(1)
-    subprocess.run(
-        [
-            redis_server,
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],  # fmt: skip
-        check=True,
-    )
+    command = [
+        redis_server, "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+        "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+    ]  # fmt: skip
+    # In the machine's mount namespace, not the tests' (tests/support/testhosts.py): the
+    # restarted server outlives the session.
+    subprocess.run(testhosts.outside(command), check=True)
     wait_until_ok(["redis-cli", "-h", "127.0.0.1", "ping"], "Redis")
 
 
@@ -240,9 +227,8 @@ def test_postgresql_connections_dropped_and_server_restarted_during_a_run(
     faults = [f"dropped_connections={dropped}"]
     if shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
         version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, capture_output=True
-        )
+        restart = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
+        subprocess.run(testhosts.outside(restart), check=True, capture_output=True)
         wait_until_ok(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], "PostgreSQL")
         faults.append("restart")
         connection.close()  # this test process's own connection died with the server

@@ -54,6 +54,8 @@ _MS_PRIVATE = 1 << 18
 # Why the names are not there ("" once installed); set by install().
 _unavailable: str = "testhosts.install() was not called (root conftest.py, pytest_configure)"
 _ipv6: bool = False
+# The machine's mount namespace, kept open from before unshare (see outside()).
+_machine_namespace_fd: int | None = None
 
 
 def _ipv6_loopback_works() -> bool:
@@ -74,7 +76,7 @@ def _hosts_text(original: str, names: dict[str, str]) -> str:
 def install() -> None:
     """Make NAMES resolve for this process and its children. Never raises: on failure,
     `require()` says why."""
-    global _unavailable, _ipv6
+    global _unavailable, _ipv6, _machine_namespace_fd
     if not _unavailable.startswith("testhosts.install()"):
         return  # already done (or already failed) in this process
     _ipv6 = _ipv6_loopback_works()
@@ -87,9 +89,12 @@ def install() -> None:
         _unavailable = "test host names need root (a private mount namespace over /etc/hosts); not root"
         return
     libc = ctypes.CDLL(None, use_errno=True)
+    machine_namespace = os.open("/proc/self/ns/mnt", os.O_RDONLY)
     if libc.unshare(_CLONE_NEWNS) != 0:
         _unavailable = f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}"
+        os.close(machine_namespace)
         return
+    _machine_namespace_fd = machine_namespace
     # Private: no mount made here propagates to the machine's namespace.
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         _unavailable = f"making / a private mount failed: {os.strerror(ctypes.get_errno())}"
@@ -116,6 +121,18 @@ def _resolves_to(name: str, address: str) -> bool:
         return False
     wanted = ipaddress.ip_address(address)
     return any(ipaddress.ip_address(info[4][0].split("%")[0]) == wanted for info in infos)
+
+
+def outside(command: list[str]) -> list[str]:
+    """`command`, made to run in the machine's mount namespace (nsenter): for daemons a
+    test starts that must outlive the session as ordinary machine processes (the chaos
+    suite restarting PostgreSQL and Redis), not inside the tests' namespace."""
+    if _machine_namespace_fd is None:
+        return command
+    nsenter = shutil.which("nsenter")
+    if nsenter is None:
+        return command
+    return [nsenter, f"--mount=/proc/{os.getpid()}/fd/{_machine_namespace_fd}", "--", *command]
 
 
 def available() -> bool:
