@@ -1,4 +1,4 @@
-"""The transport alone: CPU per POST of `webhooks.sender.send` against a plain
+"""The transport alone: CPU per POST of `webhooks.transport.send` against a plain
 `requests.Session.post` loop (scenario 1's baseline), in the same process and run,
 rounds interleaved so that other work on the machine hits both alike.
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    from webhooks import sender
+    from webhooks import transport
 
     receiver = subprocess.Popen([sys.executable, "-m", "bench.receiver"], stdout=subprocess.PIPE, text=True)
     try:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         secrets = ["whsec_" + "A" * 43 + "="]
 
         def engine_send(n: int) -> None:
-            headers = sender.build_headers(
+            headers = transport.build_headers(
                 delivery_id=f"dlv_{n}",
                 event_id="evt_benchsender",
                 event_type="incident.triggered",
@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> None:
                 secrets=secrets,
                 timestamp=int(time.time()),
             )
-            result = sender.send(url=f"{base}/p{n % 2}", body=body, headers=headers)
+            result = transport.send(url=f"{base}/p{n % 2}", body=body, headers=headers)
             if not result.succeeded:
                 raise RuntimeError(result.summary)
 
-        variants = {"requests.Session.post (baseline)": baseline_post, "webhooks.sender.send": engine_send}
+        variants = {"requests.Session.post (baseline)": baseline_post, "webhooks.transport.send": engine_send}
         best: dict[str, tuple[float, float]] = {}
         with ThreadPoolExecutor(args.threads) as pool:
             for _ in range(args.rounds):

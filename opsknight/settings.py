@@ -202,12 +202,29 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", defaul
 # Internal ranges (CIDR, comma-separated) that are allowed all the same, e.g. an ITSM
 # tool on the company network: "10.20.0.0/16,fd12:3456::/48".
 WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS", default=[])
+# A PEM file of CA certificates that receivers' certificates are verified against
+# instead of the default bundle (a receiver behind a company CA). Verification itself
+# cannot be switched off.
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+if WEBHOOK_CA_BUNDLE and not Path(WEBHOOK_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"WEBHOOK_CA_BUNDLE: no file at {WEBHOOK_CA_BUNDLE}.")
+# An egress proxy every webhook goes through (http://host:port or https://…; CONNECT
+# for https receivers), e.g. smokescreen. Empty: direct connections.
+WEBHOOK_PROXY_URL = env.str("WEBHOOK_PROXY_URL", default="")
 # How often beat runs the dispatcher, and how long a due delivery may wait for its
 # queued task before the dispatcher enqueues it again.
 WEBHOOK_DISPATCH_INTERVAL = env.float("WEBHOOK_DISPATCH_INTERVAL", default=5.0)
 WEBHOOK_REDISPATCH_AFTER = env.float("WEBHOOK_REDISPATCH_AFTER", default=30.0)
-# A worker's claim on a delivery; longer than the slowest possible attempt.
+# A worker's claim on a delivery. An attempt has one total deadline (connect + read
+# timeout) and must be over 2 s before its lease ends (time to record it), so a
+# delivery is never sent twice at once: a shorter lease is refused at start.
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 30)
+if WEBHOOK_LEASE_SECONDS < WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_LEASE_SECONDS ({WEBHOOK_LEASE_SECONDS:g}) must be at least WEBHOOK_CONNECT_TIMEOUT + "
+        f"WEBHOOK_READ_TIMEOUT + 2 ({WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:g}): an attempt "
+        "could outlive its lease and be sent twice at once."
+    )
 # Deliveries per task: a commit's deliveries go out in messages of this many, and a
 # task tops its batch up with other due deliveries to this many.
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)

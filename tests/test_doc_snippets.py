@@ -20,7 +20,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from webhooks import payloads, signing
 from webhooks.models import EVENT_TYPES
-from webhooks.sender import build_headers
+from webhooks.transport import build_headers
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SNIPPETS = DOCS / "snippets"

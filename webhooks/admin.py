@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from incidents.admin import IncidentAdmin, IncidentEventInline
 from incidents.models import Incident
-from webhooks import charts, formats, selectors, sender, services
+from webhooks import charts, formats, selectors, services, transport
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.targets import TargetRefused, check_url
 
@@ -83,7 +83,7 @@ class HeadersField(forms.CharField):
         return headers
 
     def validate(self, value) -> None:
-        errors = sender.custom_header_errors(value)
+        errors = transport.custom_header_errors(value)
         if errors:
             raise ValidationError(errors)
 
@@ -109,7 +109,7 @@ class EndpointForm(forms.ModelForm):
         help_text=(
             "Extra headers sent on every attempt, one 'Name: value' per line. Content-Type, User-Agent, Host, "
             "webhook-* and X-OpsKnight-* are set by OpsKnight and refused here. Credential-like values show as "
-            f"{sender.REDACTED}; leave that in place to keep the stored value."
+            f"{transport.REDACTED}; leave that in place to keep the stored value."
         ),
     )
     secret = forms.CharField(
@@ -127,7 +127,7 @@ class EndpointForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
-            self.initial["headers"] = sender.redact_headers(self.instance.headers, custom=self.instance.headers)
+            self.initial["headers"] = transport.redact_headers(self.instance.headers, custom=self.instance.headers)
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -149,6 +149,12 @@ class EndpointForm(forms.ModelForm):
                 for name, problems in error.message_dict.items():
                     field, _, option = name.partition(".")
                     self.add_error(field, f"{option}: {problems[0]}" if option else problems[0])
+        if not self.instance._state.adding and "url" in data and "headers" in data:
+            stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
+            try:
+                services.endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
+            except ValidationError as error:
+                self.add_error("headers", error.message_dict["headers"][0])
         return data
 
 

@@ -4,7 +4,7 @@ import json
 
 from rest_framework import serializers
 
-from webhooks import formats, sender
+from webhooks import formats, transport
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 from webhooks.services import MIN_TYPED_SECRET_LENGTH
 
@@ -36,15 +36,15 @@ class CustomHeadersField(serializers.DictField):
     def __init__(self, **kwargs):
         kwargs.setdefault(
             "help_text",
-            f"Extra HTTP headers sent on every attempt, at most {sender.MAX_CUSTOM_HEADERS}. Names are "
+            f"Extra HTTP headers sent on every attempt, at most {transport.MAX_CUSTOM_HEADERS}. Names are "
             "RFC 7230 tokens; Content-Type, User-Agent, Host, Content-Length, webhook-* and X-OpsKnight-* "
             "(and other headers OpsKnight or HTTP sets) are refused. Values are visible ASCII, no line breaks. "
-            f'Values of names that look like credentials are shown as "{sender.REDACTED}".',
+            f'Values of names that look like credentials are shown as "{transport.REDACTED}".',
         )
         super().__init__(child=serializers.CharField(allow_blank=True, trim_whitespace=False), **kwargs)
 
     def to_representation(self, value):
-        return sender.redact_headers(value or {}, custom=value or {})
+        return transport.redact_headers(value or {}, custom=value or {})
 
 
 class EndpointOutput(serializers.ModelSerializer):

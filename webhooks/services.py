@@ -2,9 +2,10 @@
 
 Follow one event: `event_record` (in the incident's transaction) writes the Event and
 its Deliveries (with the body in the endpoint's format, unless it is the default: see
-webhooks/formats) and enqueues them on commit → `tasks.deliver` → `delivery_attempt`
-claims the row, `sender.send` signs and posts it, `_record_attempt` logs the attempt
-and marks the delivery succeeded, due again, or failed.
+webhooks/formats) and enqueues them on commit → `tasks.deliver_batch` →
+`deliveries_attempt` claims the rows, `_send_and_record` signs them and hands them to
+the transport's sending pool, `_record_attempts` logs the attempts and marks each
+delivery succeeded, due again, or failed.
 """
 
 import concurrent.futures
@@ -15,16 +16,17 @@ import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
-from webhooks import formats, notifications, observability, payloads, queue, retries, sender, signing
+from webhooks import formats, notifications, observability, payloads, queue, retries, signing, transport
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
 from webhooks.targets import TargetRefused, check_url
 
@@ -55,7 +57,7 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
         endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
     except ValidationError as error:
         errors.update({name: messages[0] for name, messages in error.message_dict.items()})
-    header_errors = sender.custom_header_errors(endpoint.headers)
+    header_errors = transport.custom_header_errors(endpoint.headers)
     if header_errors:
         errors["headers"] = " ".join(header_errors)
     if errors:
@@ -126,7 +128,39 @@ def _keep_redacted_values(new: dict, old: dict) -> dict:
     admin show sensitive ones) keeps the stored value of that header."""
     if not isinstance(new, dict):
         return new
-    return {name: old.get(name, value) if value == sender.REDACTED else value for name, value in new.items()}
+    return {name: old.get(name, value) if value == transport.REDACTED else value for name, value in new.items()}
+
+
+def _origin(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+def endpoint_check_url_move(*, endpoint: WebhookEndpoint, new_url, new_headers) -> None:
+    """A credential-like custom header (shown redacted, so whoever edits may not know it)
+    was given for one host: it is not sent to another until the operator types it again
+    or removes it, so nobody can redirect a stored credential by changing the URL alone."""
+    if not isinstance(new_url, str) or _origin(new_url) == _origin(endpoint.url):
+        return
+    given = new_headers if isinstance(new_headers, dict) else None
+    stale = [
+        name
+        for name in endpoint.headers
+        if transport.is_sensitive_header(name) and (given is None or given.get(name) == transport.REDACTED)
+    ]
+    if stale:
+        old_host, new_host = _origin(endpoint.url)[0], _origin(new_url)[0]
+        raise ValidationError(
+            {
+                "headers": f"The URL moves from {old_host} to {new_host}: give the value of "
+                f"{', '.join(stale)} again (or remove it), so that a credential meant for {old_host} "
+                f"is not sent to {new_host}."
+            }
+        )
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
@@ -135,6 +169,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
         raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
     if "format" in changes and changes["format"] != endpoint.format and "format_options" not in changes:
         changes["format_options"] = {}  # the old format's options mean nothing to the new one
+    if "url" in changes:
+        endpoint_check_url_move(endpoint=endpoint, new_url=changes["url"], new_headers=changes.get("headers"))
     if "headers" in changes:
         changes["headers"] = _keep_redacted_values(changes["headers"], endpoint.headers)
     for name, value in changes.items():
@@ -297,14 +333,24 @@ def deliveries_attempt(
     are recorded by this process's late recorder when they end, and are not returned:
     the caller (a worker's task thread) is free again instead of waiting on a hanging
     receiver for its whole timeout."""
-    now = timezone.now()
+    now, lease_clock = timezone.now(), time.monotonic()
     claimed = _claim(delivery_ids, now)
     if fill_to > len(claimed):
-        claimed += _claim_more(limit=fill_to - len(claimed), now=now, skip_endpoints=sender.busy_endpoint_keys())
+        claimed += _claim_more(limit=fill_to - len(claimed), now=now, skip_endpoints=transport.busy_endpoint_keys())
     if not claimed:
         return []
     deliveries = list(Delivery.objects.filter(pk__in=claimed).select_related("event", "endpoint"))
-    return _send_and_record(deliveries, record_slow_later=record_slow_later)
+    return _send_and_record(deliveries, not_after=_attempt_not_after(lease_clock), record_slow_later=record_slow_later)
+
+
+# Time kept at the end of a lease to record the attempt: an attempt that ends later
+# could be sent again by another worker while it is still being recorded.
+RECORDING_MARGIN_SECONDS = 2.0
+
+
+def _attempt_not_after(lease_clock: float) -> float:
+    """When the attempts of a lease taken at `lease_clock` (time.monotonic()) must be over."""
+    return lease_clock + settings.WEBHOOK_LEASE_SECONDS - RECORDING_MARGIN_SECONDS
 
 
 def delivery_attempt(*, delivery_id: str) -> DeliveryAttempt | None:
@@ -349,10 +395,10 @@ def _claim_more(*, limit: int, now: datetime, skip_endpoints: list[str]) -> list
         return [row[0] for row in cursor.fetchall()]
 
 
-def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingRequest:
+def _signed_request(delivery: Delivery, timestamp: int, not_after: float) -> transport.OutgoingRequest:
     endpoint, event = delivery.endpoint, delivery.event
     body = delivery.sent_body.encode("utf-8")
-    headers = sender.build_headers(
+    headers = transport.build_headers(
         delivery_id=delivery.id,
         event_id=event.id,
         event_type=event.type,
@@ -362,10 +408,15 @@ def _signed_request(delivery: Delivery, timestamp: int) -> sender.OutgoingReques
         custom_headers=endpoint.headers,
     )
     # Send Test answers the operator now: it does not wait behind the endpoint's cap.
-    return sender.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk)
+    return transport.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk, not_after)
 
 
-def _send_and_record(deliveries: list[Delivery], *, record_slow_later: bool = False) -> list[DeliveryAttempt]:
+def _send_and_record(
+    deliveries: list[Delivery], *, not_after: float, record_slow_later: bool = False
+) -> list[DeliveryAttempt]:
+    """Send the claimed deliveries through the sending pool and record their attempts.
+    With `record_slow_later`, hanging requests go to the late recorder (see
+    deliveries_attempt); otherwise every attempt is waited for and returned."""
     records, to_send = [], []
     for delivery in deliveries:
         if not delivery.endpoint.is_active and delivery.origin == Delivery.Origin.EVENT:
@@ -373,24 +424,19 @@ def _send_and_record(deliveries: list[Delivery], *, record_slow_later: bool = Fa
         else:
             to_send.append(delivery)
     timestamp = int(time.time())
-    requests = [_signed_request(delivery, timestamp) for delivery in to_send]
-    if not record_slow_later:
-        results = sender.send_many(requests)
-        sent = [(delivery, result) for delivery, result in zip(to_send, results, strict=True) if result is not None]
-        deferred = [delivery for delivery, result in zip(to_send, results, strict=True) if result is None]
-    else:
-        sendings = sender.start_many(requests)
-        deferred = [delivery for delivery, sending in zip(to_send, sendings, strict=True) if sending is None]
-        started = [(delivery, sending) for delivery, sending in zip(to_send, sendings, strict=True) if sending]
-        handed_over = _wait_unless_hanging(started)
-        sent = [(delivery, sending.future.result()) for delivery, sending in started if delivery not in handed_over]
-    records += [(delivery, result, delivery.is_test) for delivery, result in sent]
+    sendings = transport.start_many([_signed_request(delivery, timestamp, not_after) for delivery in to_send])
+    deferred = [delivery for delivery, sending in zip(to_send, sendings, strict=True) if sending is None]
+    started = [(delivery, sending) for delivery, sending in zip(to_send, sendings, strict=True) if sending]
+    handed_over = _wait_unless_hanging(started) if record_slow_later else []
+    for delivery, sending in started:
+        if delivery not in handed_over:
+            records.append((delivery, sending.future.result(), delivery.is_test))
     if deferred:
         _defer(deferred)
     return _record_attempts(records)
 
 
-def _wait_unless_hanging(started: list[tuple[Delivery, "sender.Sending"]]) -> list[Delivery]:
+def _wait_unless_hanging(started: list[tuple[Delivery, "transport.Sending"]]) -> list[Delivery]:
     """Wait for the batch's requests, except those that hang (in flight, not just queued
     for a sending thread, for longer than WEBHOOK_SLOW_REQUEST_SECONDS): those go to the
     late recorder, and their deliveries are returned. Requests still queued are waited
@@ -464,13 +510,13 @@ def _defer(deliveries: list[Delivery]) -> None:
     queue.enqueue_deliveries(ids, countdown=settings.WEBHOOK_DEFER_SECONDS)
 
 
-def _not_sent(message: str) -> sender.AttemptResult:
-    return sender.AttemptResult(
+def _not_sent(message: str) -> transport.AttemptResult:
+    return transport.AttemptResult(
         started_at=timezone.now(), duration_ms=0, request_headers={}, error_class="NotSent", error_message=message
     )
 
 
-def _outcome(delivery: Delivery, result: sender.AttemptResult, *, final: bool, now: datetime):
+def _outcome(delivery: Delivery, result: transport.AttemptResult, *, final: bool, now: datetime):
     """The delivery's new state after this attempt, and the retry delay if there is one:
     succeeded; due again (per the retry policy and any Retry-After); or failed. `final`:
     no retry whatever the outcome (a test send reports at once; a disabled endpoint gets
@@ -499,7 +545,38 @@ def _outcome(delivery: Delivery, result: sender.AttemptResult, *, final: bool, n
     return update, delay
 
 
-def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]]) -> list[DeliveryAttempt]:
+def _record_attempts(records: list[tuple[Delivery, transport.AttemptResult, bool]]) -> list[DeliveryAttempt]:
+    """Log the attempts and move each delivery on. Should the batch's statements fail
+    (the transport makes every answer storable, so this is a last line of defence), each
+    attempt is recorded on its own, and one that still cannot be stored is recorded
+    without the receiver's answer: one odd answer never leaves the others unrecorded (their
+    leases would run out and healthy endpoints would get their events again)."""
+    try:
+        return _record_batch(records)
+    except DatabaseError:
+        logger.exception("Could not record a batch of %d attempts; recording them one by one.", len(records))
+    attempts = []
+    for delivery, result, final in records:
+        try:
+            attempts += _record_batch([(delivery, result, final)])
+        except DatabaseError as error:
+            logger.exception("Could not record the attempt of %s; recording it without the answer.", delivery.pk)
+            attempts += _record_batch([(delivery, _without_answer(result, error), final)])
+    return attempts
+
+
+def _without_answer(result: transport.AttemptResult, error: Exception) -> transport.AttemptResult:
+    return transport.AttemptResult(
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        request_headers=result.request_headers,
+        response_status=result.response_status,
+        error_class=result.error_class or ("" if result.succeeded else "Unrecorded"),
+        error_message=f"The receiver's answer could not be stored ({type(error).__name__}).",
+    )
+
+
+def _record_batch(records: list[tuple[Delivery, transport.AttemptResult, bool]]) -> list[DeliveryAttempt]:
     """Log the attempts and move each delivery on, in one transaction: one bulk insert,
     one update per distinct new state (a batch's successes share one), retries enqueued
     on commit grouped by delay, and endpoint health once per endpoint."""
@@ -517,7 +594,7 @@ def _record_attempts(records: list[tuple[Delivery, sender.AttemptResult, bool]])
                 started_at=result.started_at,
                 duration_ms=result.duration_ms,
                 url=delivery.endpoint.url,
-                request_headers=sender.redact_headers(result.request_headers, custom=delivery.endpoint.headers),
+                request_headers=transport.redact_headers(result.request_headers, custom=delivery.endpoint.headers),
                 response_status=result.response_status,
                 response_headers=result.response_headers,
                 response_body_excerpt=result.response_body_excerpt,
@@ -654,7 +731,8 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
         event = Event.objects.create(
             id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
         )
-        # Created already claimed, so neither a worker nor the dispatcher touches it.
+        # Never due (no next_attempt_at), so neither a worker nor the dispatcher ever
+        # sends it: its one attempt is this one, whatever happens to this process.
         delivery = Delivery.objects.create(
             event=event,
             endpoint=endpoint,
@@ -662,10 +740,10 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
             origin=Delivery.Origin.TEST,
             is_test=True,
             attempt_count=1,
-            next_attempt_at=now,
+            next_attempt_at=None,
             locked_until=_lease_until(now),
         )
-    return _send_and_record([delivery])[0]
+    return _send_and_record([delivery], not_after=_attempt_not_after(time.monotonic()))[0]
 
 
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:

@@ -6,7 +6,7 @@ shared, multicast, unspecified, reserved, documentation and cloud-metadata addre
 are refused, also when hidden in IPv4-mapped, IPv4-compatible, NAT64, 6to4 or Teredo
 IPv6 forms, or spelled in decimal, octal or hex (the resolver turns those into the
 address that is checked). The host is resolved once, when the connection is made, and
-the connection goes to the address that was checked (see `sender`), so a DNS answer
+the connection goes to the address that was checked (see `transport.connections`), so a DNS answer
 that changes between check and connect cannot slip through.
 
 WEBHOOK_ALLOW_PRIVATE_TARGETS=true turns the refusal off (local runs and tests);
@@ -25,6 +25,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _ALSO_INTERNAL = [
     ipaddress.ip_network("192.0.0.0/24"),  # IETF protocol assignments
     ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated, still routed inside some networks)
+    ipaddress.ip_network("168.63.129.16/32"),  # Azure's host endpoint (DHCP, DNS, health, metadata-like)
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")

@@ -24,7 +24,7 @@ from tests.support.receiver import free_port
 from tests.support.waiting import declare, wait_until
 from webhooks import services, signing
 from webhooks.models import Delivery, Event
-from webhooks.sender import build_headers
+from webhooks.transport import build_headers
 
 pytestmark = pytest.mark.e2e
 

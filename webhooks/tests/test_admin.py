@@ -475,3 +475,17 @@ def test_incident_timeline_lists_each_entrys_deliveries_in_few_queries(admin, sy
     triggered = Delivery.objects.get(endpoint=first, event__type="incident.triggered")
     assert f'href="{DELIVERIES}{quote(triggered.pk)}/change/"' in page
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_moving_the_url_to_another_host_in_the_form_asks_for_the_credential_again(admin):
+    admin.post(f"{ENDPOINTS}add/", add_form(headers="Authorization: Bearer t0k3n"))
+    endpoint = WebhookEndpoint.objects.get()
+    data = add_form(url="https://elsewhere.example/in", headers="Authorization: [redacted]")
+    del data["secret"]
+
+    response = admin.post(change_url(endpoint), data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["headers"]
+    assert any("Authorization" in error and "elsewhere.example" in error for error in errors), errors
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).url == endpoint.url

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from opsknight.tests.asserts import assert_api_error
-from webhooks import sender, services
+from webhooks import services, transport
 from webhooks.models import DeliveryAttempt, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -96,11 +96,55 @@ def test_custom_headers_are_sent_and_credentials_stay_out_of_the_attempt_log(rec
     assert request.header("X-Team") == "sre"
     assert request.header("X-OpsKnight-Event") == "incident.triggered"  # ours still there
     stored = DeliveryAttempt.objects.get(pk=attempt.pk).request_headers
-    assert stored["Authorization"] == sender.REDACTED and stored["X-Team"] == "sre"
+    assert stored["Authorization"] == transport.REDACTED and stored["X-Team"] == "sre"
     assert "s3cr3t-value" not in json.dumps(list(DeliveryAttempt.objects.values()), default=str)
 
 
 def test_custom_header_errors_accepts_good_headers():
-    assert sender.custom_header_errors({"Authorization": "Bearer x", "X-Tenant_ID.v2": "a b\tc", "X-Empty": ""}) == []
-    assert sender.custom_header_errors({}) == []
-    assert sender.custom_header_errors(["X-A"]) == ["Give the headers as an object of names to values."]
+    good = {"Authorization": "Bearer x", "X-Tenant_ID.v2": "a b\tc", "X-Empty": ""}
+    assert transport.custom_header_errors(good) == []
+    assert transport.custom_header_errors({}) == []
+    assert transport.custom_header_errors(["X-A"]) == ["Give the headers as an object of names to values."]
+
+
+def test_moving_the_url_to_another_host_refuses_to_carry_a_stored_credential(api_client):
+    """PATCH {"url": ...} alone would send the stored Authorization to the new host."""
+    endpoint_id = create(api_client, headers={"Authorization": "Bearer itsm", "X-Team": "sre"}).json()["id"]
+
+    response = api_client.patch(f"{WEBHOOKS}/{endpoint_id}", {"url": "https://attacker.example/in"}, format="json")
+    fields = assert_api_error(response, 400)["fields"]
+    message = fields["headers"] if isinstance(fields["headers"], str) else fields["headers"][0]
+    assert "Authorization" in message and "attacker.example" in message and "X-Team" not in message
+    assert WebhookEndpoint.objects.get(pk=endpoint_id).url == "https://hooks.example.com/in"
+
+    # Sending the redacted placeholder back is not giving the value again.
+    response = api_client.patch(
+        f"{WEBHOOKS}/{endpoint_id}",
+        {"url": "https://attacker.example/in", "headers": {"Authorization": "[redacted]", "X-Team": "sre"}},
+        format="json",
+    )
+    assert response.status_code == 400
+
+
+def test_moving_the_url_with_the_credential_typed_again_or_removed_is_accepted(api_client):
+    endpoint_id = create(api_client, headers={"Authorization": "Bearer itsm", "X-Team": "sre"}).json()["id"]
+    response = api_client.patch(
+        f"{WEBHOOKS}/{endpoint_id}",
+        {"url": "https://new.example/in", "headers": {"Authorization": "Bearer new", "X-Team": "sre"}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert WebhookEndpoint.objects.get(pk=endpoint_id).headers["Authorization"] == "Bearer new"
+
+    response = api_client.patch(
+        f"{WEBHOOKS}/{endpoint_id}", {"url": "https://third.example/in", "headers": {"X-Team": "sre"}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert WebhookEndpoint.objects.get(pk=endpoint_id).headers == {"X-Team": "sre"}
+
+
+def test_a_new_path_or_scheme_on_the_same_host_keeps_the_credential(api_client):
+    endpoint_id = create(api_client, headers={"Authorization": "Bearer itsm"}).json()["id"]
+    response = api_client.patch(f"{WEBHOOKS}/{endpoint_id}", {"url": "https://HOOKS.example.com:443/v2"}, format="json")
+    assert response.status_code == 200, response.content
+    assert WebhookEndpoint.objects.get(pk=endpoint_id).headers == {"Authorization": "Bearer itsm"}

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from tests.support.receiver import Reply
-from webhooks import sender, services
+from webhooks import services, transport
 from webhooks.models import Delivery, DeliveryAttempt
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +21,11 @@ def five_deliveries(receiver, system_actor, path: str):
     for n in range(5):
         incident_services.incident_create(title=f"t{n}", idempotency_key=f"{path}-{n}", actor=system_actor)
     return endpoint, list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
+
+
+def send_and_wait(requests):
+    """Through the one send path (the pool), waiting for each result; None where capped."""
+    return [sending and sending.future.result() for sending in transport.start_many(requests)]
 
 
 def test_a_fast_endpoint_is_not_held_to_the_cap(receiver, system_actor, settings):
@@ -60,20 +65,20 @@ def test_a_slow_endpoint_holds_only_its_own_slots(receiver, settings):
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.1
     settings.WEBHOOK_READ_TIMEOUT = 5.0
     receiver.script("/slow", [Reply(status=200, delay=1.5)] * 4)
-    slow = [sender.OutgoingRequest(receiver.url("/slow"), b"{}", {}, "slow") for _ in range(4)]
-    fast = [sender.OutgoingRequest(receiver.url("/fast"), b"{}", {}, "fast") for _ in range(2)]
+    slow = [transport.OutgoingRequest(receiver.url("/slow"), b"{}", {}, "slow") for _ in range(4)]
+    fast = [transport.OutgoingRequest(receiver.url("/fast"), b"{}", {}, "fast") for _ in range(2)]
 
-    holder = threading.Thread(target=sender.send_many, args=(slow,))
+    holder = threading.Thread(target=send_and_wait, args=(slow,))
     holder.start()
     time.sleep(0.3)  # its requests are now in flight for longer than 0.1 s: it is slow
-    assert sender.busy_endpoint_keys() == ["slow"]
+    assert transport.busy_endpoint_keys() == ["slow"]
     started = time.monotonic()
-    results = sender.send_many([*fast, slow[0]])
+    results = send_and_wait([*fast, slow[0]])
     assert time.monotonic() - started < 1.0
     assert [r.response_status for r in results[:2]] == [200, 200]
     assert results[2] is None  # over the slow endpoint's cap: not sent, the caller defers it
     holder.join()
-    assert sender.busy_endpoint_keys() == []
+    assert transport.busy_endpoint_keys() == []
 
 
 def test_an_endpoint_that_answered_slowly_stays_capped_after_its_requests_finish(receiver, settings):
@@ -83,8 +88,8 @@ def test_an_endpoint_that_answered_slowly_stays_capped_after_its_requests_finish
     settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 1
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.2
     receiver.script("/sluggish", [Reply(status=200, delay=0.4)])
-    request = sender.OutgoingRequest(receiver.url("/sluggish"), b"{}", {}, "sluggish")
-    assert sender.send_many([request])[0].response_status == 200  # slow answer: remembered
-    assert sender.busy_endpoint_keys() == []  # nothing in flight
-    first, second = sender.send_many([request, request])
+    request = transport.OutgoingRequest(receiver.url("/sluggish"), b"{}", {}, "sluggish")
+    assert send_and_wait([request])[0].response_status == 200  # slow answer: remembered
+    assert transport.busy_endpoint_keys() == []  # nothing in flight
+    first, second = send_and_wait([request, request])
     assert first is not None and second is None  # one in flight at most while it is slow

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.support.receiver import Reply
-from webhooks import sender
+from webhooks import transport
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ def read_request(conn: socket.socket) -> None:
 def test_a_10_mb_answer_is_cut_to_the_excerpt_quickly(receiver):
     receiver.script("/big", [Reply(status=200, body=b"x" * (10 * 1024 * 1024))])
     started = time.monotonic()
-    result = sender.send(url=receiver.url("/big"), body=b"{}", headers={})
+    result = transport.send(url=receiver.url("/big"), body=b"{}", headers={})
     assert result.succeeded
     assert result.response_body_excerpt == "x" * 2048
     assert time.monotonic() - started < 2
@@ -67,7 +67,7 @@ def test_an_answer_dripped_byte_by_byte_stops_at_the_attempt_deadline():
 
     port = serve_once(drip)
     started = time.monotonic()
-    result = sender.send(url=f"http://127.0.0.1:{port}/", body=b"{}", headers={})
+    result = transport.send(url=f"http://127.0.0.1:{port}/", body=b"{}", headers={})
     elapsed = time.monotonic() - started
     assert result.response_status == 200
     assert 1.5 <= elapsed <= 4.0  # connect + read timeout (2 s), plus at most one read
@@ -80,7 +80,7 @@ def test_a_connection_reset_is_a_failed_attempt_with_a_clear_error():
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close → RST
 
     port = serve_once(reset)
-    result = sender.send(url=f"http://127.0.0.1:{port}/", body=b"{}", headers={})
+    result = transport.send(url=f"http://127.0.0.1:{port}/", body=b"{}", headers={})
     assert not result.succeeded
     assert result.error_class == "ConnectionError"
     # Whether the client reads the RST or the end of the stream first is a race.
@@ -112,7 +112,7 @@ def test_a_tls_error_is_a_failed_attempt(tmp_path):
             pass  # the client refused our certificate
 
     port = serve_once(tls)
-    result = sender.send(url=f"https://localhost:{port}/", body=b"{}", headers={})
+    result = transport.send(url=f"https://localhost:{port}/", body=b"{}", headers={})
     assert result.error_class == "SSLError"
     assert "certificate" in result.error_message.lower()
     assert received == []
@@ -133,7 +133,7 @@ def test_the_request_on_the_wire_is_exactly_one_post_with_its_length_and_headers
 
     port = serve_once(capture)
     url = f"http://127.0.0.1:{port}/hooks/ops?tenant=a%20b"
-    result = sender.send(url=url, body=b'{"a":1}', headers={"X-OpsKnight-Event": "incident.triggered"})
+    result = transport.send(url=url, body=b'{"a":1}', headers={"X-OpsKnight-Event": "incident.triggered"})
     assert result.response_status == 204 and result.succeeded
     request_line, *header_lines = seen["head"].split("\r\n")
     assert request_line == "POST /hooks/ops?tenant=a%20b HTTP/1.1"
@@ -146,7 +146,7 @@ def test_the_request_on_the_wire_is_exactly_one_post_with_its_length_and_headers
 
 
 def test_a_header_value_that_would_split_the_request_is_a_failed_attempt_not_a_crash(receiver):
-    result = sender.send(url=receiver.url("/split"), body=b"{}", headers={"X-Custom": "a\r\nX-Injected: 1"})
+    result = transport.send(url=receiver.url("/split"), body=b"{}", headers={"X-Custom": "a\r\nX-Injected: 1"})
     assert not result.succeeded
     assert result.error_class == "InvalidHeader"
     assert receiver.received("/split") == []

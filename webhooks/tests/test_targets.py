@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from webhooks import sender
+from webhooks import transport
 from webhooks.targets import TargetRefused, check_url, is_internal, resolve_allowed, validate_url_shape
 
 INTERNAL = [
@@ -100,7 +100,7 @@ def test_url_shape(url, message):
 
 
 def test_send_refuses_at_connect_time_and_sends_nothing(private_targets_refused, receiver):
-    result = sender.send(url=receiver.url("/x"), body=b"{}", headers={"Content-Type": "application/json"})
+    result = transport.send(url=receiver.url("/x"), body=b"{}", headers={"Content-Type": "application/json"})
     assert result.error_class == "TargetRefused"
     assert "127.0.0.1" in result.error_message
     assert receiver.received() == []
@@ -129,7 +129,7 @@ def test_dns_rebinding_cannot_switch_the_address_after_the_check(private_targets
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     monkeypatch.setattr(urllib3.util.connection, "create_connection", record_instead_of_connecting)
-    result = sender.send(url="http://rebind.example:8080/x", body=b"{}", headers={})
+    result = transport.send(url="http://rebind.example:8080/x", body=b"{}", headers={})
     assert lookups == ["rebind.example"]
     assert connected_to == [("93.184.215.14", 8080)]
     assert result.error_class == "ConnectionError"
@@ -137,7 +137,7 @@ def test_dns_rebinding_cannot_switch_the_address_after_the_check(private_targets
 
 def test_allowed_private_targets_are_reached_with_the_hostname_in_the_host_header(settings, receiver):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
-    result = sender.send(url=f"http://localhost:{receiver.port}/x", body=b"{}", headers={})
+    result = transport.send(url=f"http://localhost:{receiver.port}/x", body=b"{}", headers={})
     assert result.response_status == 200
     assert receiver.received()[0].header("Host") == f"localhost:{receiver.port}"
 
