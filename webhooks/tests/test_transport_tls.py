@@ -10,11 +10,7 @@ import pytest
 
 from tests.support import testhosts, tls
 from tests.support.receiver import Receiver
-
-try:
-    from webhooks.transport import send
-except ImportError:  # before the transport package (issue 11)
-    from webhooks.sender import send
+from webhooks import transport
 
 ALPHA, BETA, RECEIVER = testhosts.ALPHA, testhosts.BETA, testhosts.RECEIVER
 
@@ -39,7 +35,7 @@ def serve():
 
 
 def post(url: str):
-    return send(url=url, body=b'{"event": "tls"}', headers={"Content-Type": "application/json"})
+    return transport.send(url=url, body=b'{"event": "tls"}', headers={"Content-Type": "application/json"})
 
 
 def assert_delivered(result, receiver: Receiver, name: str, count: int = 1):
