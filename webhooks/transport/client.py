@@ -124,6 +124,13 @@ def _send(*, url: str, body: bytes, headers: dict[str, str], result: AttemptResu
         else:
             result.error_class, result.error_message = type(error).__name__, storable.error_message(_describe(error))
         return
+    if attempt.expired:
+        # The watchdog's shutdown reads as the end of the stream, and http.client takes
+        # that for the end of the header block: a status line or headers cut off at the
+        # deadline would otherwise pass for a complete answer.
+        response.close()
+        result.error_class, result.error_message = "ReadTimeout", _past_deadline(attempt)
+        return
     result.response_status = response.status_code
     result.response_headers = storable.headers(response.headers)
     excerpt, problem = _read_excerpt(response, attempt=attempt)
