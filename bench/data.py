@@ -74,13 +74,13 @@ def table_rows() -> dict[str, int]:
 
 
 def endpoints_create(base_url: str, paths: list[str]) -> list:
-    from webhooks.services import endpoint_create
+    from webhooks.endpoints import endpoint_create
 
     return [endpoint_create(name=f"bench {path}", url=f"{base_url}{path}") for path in paths]
 
 
 def endpoints_disable(endpoints: list) -> None:
-    from webhooks.services import endpoint_update
+    from webhooks.endpoints import endpoint_update
 
     for endpoint in endpoints:
         endpoint_update(endpoint=endpoint, is_active=False)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from webhooks import payloads, signing
+from webhooks.formats import opsknight as opsknight_format
 from webhooks.models import EVENT_TYPES
-from webhooks.transport import build_headers
+from webhooks.transport import build_headers, signing
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SNIPPETS = DOCS / "snippets"
@@ -39,7 +39,7 @@ opsknight = load_snippet("verify_opsknight_signature.py")
 
 EVENT_ID = "evt_01HQ3ZB4RA2C4E6G8J0K2M4N6P"
 # Non-ASCII on purpose: the body is UTF-8 (ensure_ascii=False) and must verify byte for byte.
-BODY = payloads.event_body(
+BODY = opsknight_format.event_body(
     event_id=EVENT_ID,
     event_type="incident.triggered",
     timestamp=datetime(2024, 1, 15, 10, 30, tzinfo=UTC),
@@ -224,11 +224,11 @@ def test_webhooks_md_shows_each_snippet_file_verbatim(filename, language):
 
 
 def test_example_bodies_in_webhooks_md_have_the_payload_shape():
-    """Every example event body in the docs has the keys payloads.py writes, in its
+    """Every example event body in the docs has the keys opsknight_format.py writes, in its
     order; the one-line ones are byte-for-byte compact JSON as sent."""
     from incidents.models import Incident
 
-    public_keys = list(payloads.incident_payload(Incident(title="x")))
+    public_keys = list(opsknight_format.incident_payload(Incident(title="x")))
     examples = []
     for language, text in code_blocks(WEBHOOKS_MD.read_text()):
         if language != "json":

@@ -23,9 +23,18 @@ from django.views.decorators.http import require_POST
 
 from incidents.admin import IncidentAdmin, IncidentEventInline
 from incidents.models import Incident
-from webhooks import charts, formats, selectors, services, transport
+from webhooks import charts, formats, selectors, transport
+from webhooks.actions import delivery_redeliver, endpoint_replay, endpoint_send_test
+from webhooks.endpoints import (
+    MIN_TYPED_SECRET_LENGTH,
+    check_format,
+    endpoint_check_url_move,
+    endpoint_create,
+    endpoint_rotate_secret,
+    endpoint_update,
+)
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
-from webhooks.targets import TargetRefused, check_url
+from webhooks.transport.addresses import TargetRefused, check_url
 
 EVENT_DESCRIPTIONS = {
     EVENT_TYPES.TRIGGERED: "an incident is declared",
@@ -114,7 +123,7 @@ class EndpointForm(forms.ModelForm):
     )
     secret = forms.CharField(
         required=False,
-        min_length=services.MIN_TYPED_SECRET_LENGTH,
+        min_length=MIN_TYPED_SECRET_LENGTH,
         max_length=200,
         help_text="Leave empty to generate one (recommended). It is shown once, after saving.",
     )
@@ -142,7 +151,7 @@ class EndpointForm(forms.ModelForm):
         if "format" in data:
             data["format"] = data["format"] or formats.DEFAULT
             try:
-                data["format_options"] = services.check_format(
+                data["format_options"] = check_format(
                     format=data["format"], format_options=data.get("format_options") or {}
                 )
             except ValidationError as error:
@@ -152,7 +161,7 @@ class EndpointForm(forms.ModelForm):
         if not self.instance._state.adding and "url" in data and "headers" in data:
             stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
             try:
-                services.endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
+                endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
             except ValidationError as error:
                 self.add_error("headers", error.message_dict["headers"][0])
         return data
@@ -233,9 +242,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if change:
             # From the stored row: the form has already copied its values onto obj, and the
             # service keeps stored header values the form shows redacted.
-            services.endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
+            endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
             return
-        endpoint = services.endpoint_create(**fields, secret=data.get("secret") or None)
+        endpoint = endpoint_create(**fields, secret=data.get("secret") or None)
         obj.pk, obj.secret = endpoint.pk, endpoint.secret
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -316,13 +325,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if event_type not in EVENT_TYPES.values:
             self.message_user(request, f"Unknown event type '{event_type[:100]}'.", messages.ERROR)
             return HttpResponseRedirect(self._change_url(endpoint))
-        attempt = services.endpoint_send_test(endpoint=endpoint, event_type=event_type)
+        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type)
         self.log_change(request, endpoint, f"Send Test ({event_type}): {test_outcome_line(attempt)[:150]}")
         # Redirect to a page that shows this attempt: reloading it does not send again.
         return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
 
     def rotate_view(self, request, object_id):
-        endpoint = services.endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
+        endpoint = endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
         self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, [endpoint], created=False)
 
@@ -337,7 +346,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(self._change_url(endpoint))
         if timezone.is_naive(since):
             since = timezone.make_aware(since)
-        count = services.endpoint_replay(endpoint=endpoint, since=since)
+        count = endpoint_replay(endpoint=endpoint, since=since)
         self.log_change(request, endpoint, f"Replayed {count} event(s) since {since.isoformat()}.")
         self.message_user(
             request,
@@ -351,19 +360,19 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Send Test (a signed sample event, now)")
     def send_test(self, request, queryset):
         for endpoint in queryset:
-            attempt = services.endpoint_send_test(endpoint=endpoint)
+            attempt = endpoint_send_test(endpoint=endpoint)
             level = messages.SUCCESS if attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED else messages.ERROR
             self.message_user(request, f"{endpoint.name}: {test_outcome_line(attempt)}", level)
 
     @admin.action(description="Enable (clears the disabled reason and the failing window)")
     def enable(self, request, queryset):
         for endpoint in queryset:
-            services.endpoint_update(endpoint=endpoint, is_active=True)
+            endpoint_update(endpoint=endpoint, is_active=True)
         self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
     @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
     def rotate_secret(self, request, queryset):
-        rotated = [services.endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
         for endpoint in rotated:
             self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, rotated, created=False)
@@ -529,13 +538,13 @@ class DeliveryAdmin(admin.ModelAdmin):
         delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=unquote(object_id))
         if not self.has_change_permission(request, delivery):
             raise PermissionDenied
-        redelivery = services.delivery_redeliver(delivery=delivery)
+        redelivery = delivery_redeliver(delivery=delivery)
         self.message_user(request, f"Queued {redelivery.id}: the same event, to the same endpoint.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[quote(redelivery.pk)]))
 
     @admin.action(description="Redeliver (same event, new delivery)")
     def redeliver(self, request, queryset):
-        created = [services.delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
+        created = [delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
         self.message_user(request, f"Queued {len(created)} redelivery(ies).", messages.SUCCESS)
 
 

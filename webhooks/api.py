@@ -9,7 +9,9 @@ from rest_framework.views import APIView
 from opsknight.api.pagination import NewestFirstCursorPagination
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
-from webhooks import selectors, services
+from webhooks import selectors
+from webhooks.actions import delivery_redeliver, endpoint_replay, endpoint_send_test
+from webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
 from webhooks.models import Delivery, WebhookEndpoint
 from webhooks.serializers import (
     DeliveryDetailOutput,
@@ -65,7 +67,7 @@ class WebhookListCreateApi(APIView):
     def post(self, request):
         data = EndpointCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_create(**data.validated_data)
+        endpoint = endpoint_create(**data.validated_data)
         return Response(EndpointWithSecretOutput(endpoint).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,12 +87,12 @@ class WebhookDetailApi(APIView):
         endpoint = get_endpoint(endpoint_id)
         data = EndpointUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_update(endpoint=endpoint, **data.validated_data)
+        endpoint = endpoint_update(endpoint=endpoint, **data.validated_data)
         return Response(EndpointOutput(endpoint).data)
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(403, 404)})
     def delete(self, request, endpoint_id: str):
-        services.endpoint_delete(endpoint=get_endpoint(endpoint_id))
+        endpoint_delete(endpoint=get_endpoint(endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,7 +109,7 @@ class WebhookSendTestApi(APIView):
         endpoint = get_endpoint(endpoint_id)
         data = SendTestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        attempt = services.endpoint_send_test(endpoint=endpoint, **data.validated_data)
+        attempt = endpoint_send_test(endpoint=endpoint, **data.validated_data)
         return Response(TestOutcomeOutput(attempt).data)
 
 
@@ -125,7 +127,7 @@ class WebhookRotateSecretApi(APIView):
         endpoint = get_endpoint(endpoint_id)
         data = RotateSecretInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_rotate_secret(endpoint=endpoint, **data.validated_data)
+        endpoint = endpoint_rotate_secret(endpoint=endpoint, **data.validated_data)
         return Response(EndpointWithSecretOutput(endpoint).data)
 
 
@@ -161,7 +163,7 @@ class WebhookReplayApi(APIView):
         endpoint = get_endpoint(endpoint_id)
         data = ReplayInput(data=request.data)
         data.is_valid(raise_exception=True)
-        count = services.endpoint_replay(endpoint=endpoint, since=data.validated_data["since"])
+        count = endpoint_replay(endpoint=endpoint, since=data.validated_data["since"])
         return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -185,5 +187,5 @@ class DeliveryRedeliverApi(APIView):
         description="Queues the same event for the same endpoint again, as a new delivery.",
     )
     def post(self, request, delivery_id: str):
-        redelivery = services.delivery_redeliver(delivery=get_delivery(delivery_id))
+        redelivery = delivery_redeliver(delivery=get_delivery(delivery_id))
         return Response(DeliveryOutput(redelivery).data, status=status.HTTP_202_ACCEPTED)

@@ -5,4 +5,4 @@ class WebhooksConfig(AppConfig):
     name = "webhooks"
 
     def ready(self) -> None:
-        from webhooks import receivers  # noqa: F401 - connects the outbox writer
+        from webhooks.delivery import outbox, tasks  # noqa: F401 - connects the outbox writer; registers the tasks

@@ -88,6 +88,16 @@ class Event(models.Model):
         return f"{self.id} {self.type}"
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def claimable(self, now) -> "DeliveryQuerySet":
+        """Pending, due and not leased: what a worker may claim (webhooks/delivery/claims.py
+        says the same in SQL, for its one-statement claims)."""
+        return self.filter(
+            Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            & (Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+        )
+
+
 class Delivery(models.Model):
     """One event to one endpoint: its state, its schedule and its lease."""
 
@@ -122,6 +132,8 @@ class Delivery(models.Model):
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "deliveries"

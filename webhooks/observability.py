@@ -9,7 +9,8 @@ secret, the signatures, or a body.
 
 import logging
 
-from webhooks import metrics, payloads
+from webhooks import metrics
+from webhooks.formats import opsknight as opsknight_format
 from webhooks.models import Delivery, DeliveryAttempt
 
 attempt_logger = logging.getLogger("opsknight.webhooks.attempts")
@@ -42,7 +43,7 @@ def attempt_fields(attempt: DeliveryAttempt) -> dict:
         "outcome": str(attempt.outcome),
         # What happens next: succeeded, pending (a retry at next_attempt_at), or failed.
         "delivery_status": str(delivery.status),
-        "next_attempt_at": payloads.iso_z(delivery.next_attempt_at) if retry else None,
+        "next_attempt_at": opsknight_format.iso_z(delivery.next_attempt_at) if retry else None,
         "status": attempt.response_status,
         "duration_ms": attempt.duration_ms,
         "error_class": attempt.error_class or None,

@@ -65,11 +65,7 @@ def queue_health(*, now: datetime) -> QueueHealth:
         pending=Count("*"), due=Count("next_attempt_at", filter=Q(next_attempt_at__lte=now))
     )
     oldest_due_at = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
+        Delivery.objects.claimable(now).order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     )
     endpoints = WebhookEndpoint.objects.aggregate(
         disabled=Count("id", filter=Q(is_active=False)),

@@ -5,8 +5,8 @@ import json
 from rest_framework import serializers
 
 from webhooks import formats, transport
+from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
-from webhooks.services import MIN_TYPED_SECRET_LENGTH
 
 
 def format_field(**kwargs) -> serializers.ChoiceField:

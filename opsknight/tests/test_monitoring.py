@@ -72,7 +72,9 @@ def test_probes_answer_get_only(client):
 
 
 def record(message="Could not enqueue %d deliveries", args=(3,), **extra) -> logging.LogRecord:
-    made = logging.makeLogRecord({"name": "webhooks.queue", "levelno": logging.WARNING, "levelname": "WARNING"})
+    made = logging.makeLogRecord(
+        {"name": "webhooks.delivery.wakeups", "levelno": logging.WARNING, "levelname": "WARNING"}
+    )
     made.msg, made.args = message, args
     made.__dict__.update(extra)
     return made
@@ -83,7 +85,7 @@ def test_the_json_formatter_writes_one_object_per_line_with_the_extra_fields():
     assert "\n" not in line
     parsed = json.loads(line)
     assert parsed["message"] == "Could not enqueue 3 deliveries"
-    assert (parsed["level"], parsed["logger"]) == ("WARNING", "webhooks.queue")
+    assert (parsed["level"], parsed["logger"]) == ("WARNING", "webhooks.delivery.wakeups")
     assert (parsed["delivery_id"], parsed["status"], parsed["duration_ms"]) == ("dlv_1", None, 12)
 
 
@@ -101,10 +103,10 @@ def test_the_text_formatter_appends_the_extra_fields_as_key_value():
     formatter = TextFormatter("%(levelname)s %(name)s %(message)s")
     line = formatter.format(record(delivery_id="dlv_1", status=None, error_class="Read Timeout"))
     assert (
-        line
-        == 'WARNING webhooks.queue Could not enqueue 3 deliveries delivery_id=dlv_1 status=- error_class="Read Timeout"'
+        line == "WARNING webhooks.delivery.wakeups Could not enqueue 3 deliveries "
+        'delivery_id=dlv_1 status=- error_class="Read Timeout"'
     )
-    assert formatter.format(record()) == "WARNING webhooks.queue Could not enqueue 3 deliveries"
+    assert formatter.format(record()) == "WARNING webhooks.delivery.wakeups Could not enqueue 3 deliveries"
 
 
 def test_log_format_must_be_json_or_text(monkeypatch):

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from incidents.models import Incident
 from tests.support.receiver import Reply
 from tests.support.waiting import wait_until
-from webhooks import services
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, WebhookEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -76,7 +76,7 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
 
     # A second receiver that is down: its delivery fails every attempt (retries 1, 2, 3 s).
     receiver.script("/chat", [500] * 4)
-    chat = services.endpoint_create(name="Chat bot", url=receiver.url("/chat"), event_types=["incident.triggered"])
+    chat = endpoint_create(name="Chat bot", url=receiver.url("/chat"), event_types=["incident.triggered"])
 
     # --- Declare an incident in the admin: the worker delivers it ----------------------
     page.goto(f"{base}/admin/incidents/incident/add/")

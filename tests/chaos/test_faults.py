@@ -26,7 +26,7 @@ from django.db import connection
 from incidents import services as incident_services
 from tests.support import testhosts
 from tests.support.receiver import Receiver
-from webhooks import services
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
@@ -98,7 +98,7 @@ def start_run(name: str, receivers: list[Receiver], endpoints: int) -> Run:
     """`endpoints` endpoints, spread over the receivers in turn."""
     paths = [f"/{name}/{n}" for n in range(endpoints)]
     for n, path in enumerate(paths):
-        services.endpoint_create(name=path, url=receivers[n % len(receivers)].url(path))
+        endpoint_create(name=path, url=receivers[n % len(receivers)].url(path))
     return Run(name, receivers, paths, [], time.time())
 
 

@@ -13,7 +13,7 @@ from incidents import services as incident_services
 from incidents.models import Incident
 from tests.support.receiver import Reply
 from tests.support.waiting import declare, wait_until
-from webhooks import services
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ BOTH_RECEIVERS = pytest.mark.parametrize("receiver", ["http", "https"], indirect
 
 @BOTH_RECEIVERS
 def test_each_lifecycle_event_arrives_signed_with_the_stored_bytes(e2e, receiver, api_client):
-    endpoint = services.endpoint_create(name="ITSM", url=receiver.url("/itsm"))
+    endpoint = endpoint_create(name="ITSM", url=receiver.url("/itsm"))
     incident_id = declare(api_client)
     for action in LIFECYCLE:
         assert api_client.post(f"/api/v1/incidents/{incident_id}/{action}").status_code == 200
@@ -75,7 +75,7 @@ def test_each_lifecycle_event_arrives_signed_with_the_stored_bytes(e2e, receiver
 
 
 def test_private_incident_payload_carries_only_id_and_visibility(e2e, receiver, api_client):
-    services.endpoint_create(name="bot", url=receiver.url("/bot"))
+    endpoint_create(name="bot", url=receiver.url("/bot"))
     incident_id = declare(api_client, key="private-1", visibility="private", summary="customer data")
     (request,) = receiver.wait_for(1, "/bot")
     assert json.loads(request.body)["incident"] == {"id": incident_id, "visibility": "private"}
@@ -84,7 +84,7 @@ def test_private_incident_payload_carries_only_id_and_visibility(e2e, receiver, 
 @BOTH_RECEIVERS
 def test_retries_follow_the_schedule_then_succeed(e2e, receiver, api_client):
     receiver.script("/flaky", [500, 503, 500, 200])
-    endpoint = services.endpoint_create(name="flaky", url=receiver.url("/flaky"))
+    endpoint = endpoint_create(name="flaky", url=receiver.url("/flaky"))
     declare(api_client, key="retry-1")
 
     got = receiver.wait_for(4, "/flaky", timeout=20)
@@ -104,7 +104,7 @@ def test_retries_follow_the_schedule_then_succeed(e2e, receiver, api_client):
 
 def test_after_the_last_retry_the_delivery_fails_with_four_attempts(e2e, receiver, api_client):
     receiver.script("/down", [500] * 10)
-    endpoint = services.endpoint_create(name="down", url=receiver.url("/down"))
+    endpoint = endpoint_create(name="down", url=receiver.url("/down"))
     declare(api_client, key="fail-1")
 
     receiver.wait_for(4, "/down", timeout=20)
@@ -123,10 +123,10 @@ def test_timeouts_and_refused_connections_are_retried(e2e, receiver, api_client)
 
     # A slow answer (past the 1 s read timeout), then success.
     receiver.script("/slow", [Reply(status=200, delay=2.0), 200])
-    slow = services.endpoint_create(name="slow", url=receiver.url("/slow"))
+    slow = endpoint_create(name="slow", url=receiver.url("/slow"))
     # Nothing listens on this port at first: connection refused, until a receiver starts there.
     port = free_port()
-    refused = services.endpoint_create(name="refused", url=f"http://127.0.0.1:{port}/late")
+    refused = endpoint_create(name="refused", url=f"http://127.0.0.1:{port}/late")
     declare(api_client, key="timeouts-1")
 
     first = wait_until(lambda: DeliveryAttempt.objects.filter(delivery__endpoint=refused).first())
@@ -149,7 +149,7 @@ def test_timeouts_and_refused_connections_are_retried(e2e, receiver, api_client)
 
 def test_a_redirect_is_a_failure_and_is_not_followed(e2e, receiver, api_client):
     receiver.script("/moved", [Reply(status=302, headers={"Location": receiver.url("/elsewhere")})] * 4)
-    endpoint = services.endpoint_create(name="moved", url=receiver.url("/moved"))
+    endpoint = endpoint_create(name="moved", url=receiver.url("/moved"))
     declare(api_client, key="redirect-1")
 
     attempt = wait_until(lambda: DeliveryAttempt.objects.filter(delivery__endpoint=endpoint).first())
@@ -160,9 +160,9 @@ def test_a_redirect_is_a_failure_and_is_not_followed(e2e, receiver, api_client):
 
 
 def test_event_type_filter_and_inactive_endpoints(e2e, receiver, api_client):
-    services.endpoint_create(name="resolved only", url=receiver.url("/resolved"), event_types=["incident.resolved"])
-    services.endpoint_create(name="everything", url=receiver.url("/all"))
-    services.endpoint_create(name="off", url=receiver.url("/off"), is_active=False)
+    endpoint_create(name="resolved only", url=receiver.url("/resolved"), event_types=["incident.resolved"])
+    endpoint_create(name="everything", url=receiver.url("/all"))
+    endpoint_create(name="off", url=receiver.url("/off"), is_active=False)
     incident_id = declare(api_client, key="filter-1")
     api_client.post(f"/api/v1/incidents/{incident_id}/resolve")
 
@@ -175,7 +175,7 @@ def test_event_type_filter_and_inactive_endpoints(e2e, receiver, api_client):
 
 
 def test_a_rolled_back_change_sends_nothing(e2e, receiver, system_actor):
-    services.endpoint_create(name="any", url=receiver.url("/tx"))
+    endpoint_create(name="any", url=receiver.url("/tx"))
 
     class Abort(Exception):
         pass
@@ -195,7 +195,7 @@ def test_a_rolled_back_change_sends_nothing(e2e, receiver, system_actor):
 
 def test_send_test_and_redeliver_through_the_api(e2e, receiver, api_client):
     receiver.script("/t", [Reply(status=201, body=b'{"received": true}')])
-    endpoint = services.endpoint_create(name="t", url=receiver.url("/t"))
+    endpoint = endpoint_create(name="t", url=receiver.url("/t"))
 
     response = api_client.post(
         f"/api/v1/webhooks/{endpoint.id}/test", {"event_type": "incident.resolved"}, format="json"
@@ -228,7 +228,7 @@ def test_deliveries_survive_a_redis_flush(e2e, receiver, api_client):
     import redis
     from django.conf import settings
 
-    services.endpoint_create(name="flush", url=receiver.url("/flush"))
+    endpoint_create(name="flush", url=receiver.url("/flush"))
     for worker in e2e.workers:
         os.kill(worker.pid, signal.SIGSTOP)
     try:

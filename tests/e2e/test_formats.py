@@ -10,7 +10,9 @@ from standardwebhooks import Webhook
 
 from tests.support.incidentio_receiver import IncidentIoReceiver
 from tests.support.waiting import wait_until
-from webhooks import formats, services
+from webhooks import formats
+from webhooks.actions import endpoint_send_test
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery
 from webhooks.tests import format_cases
 from webhooks.tests.format_cases import OPTIONS, case_name, golden_bytes, real_to_golden
@@ -49,9 +51,7 @@ def play_the_golden_cases(api_client) -> tuple[str, str]:
 def test_each_format_arrives_as_its_golden_body(e2e, receiver, api_client, settings):
     settings.PUBLIC_BASE_URL = format_cases.BASE_URL  # bodies are rendered here, when the events are written
     endpoints = {
-        name: services.endpoint_create(
-            name=name, url=receiver.url(f"/{name}"), format=name, format_options=OPTIONS[name]
-        )
+        name: endpoint_create(name=name, url=receiver.url(f"/{name}"), format=name, format_options=OPTIONS[name])
         for name in formats.NAMES
     }
     play_the_golden_cases(api_client)
@@ -79,7 +79,7 @@ def test_each_format_arrives_as_its_golden_body(e2e, receiver, api_client, setti
 
 @pytest.fixture
 def incidentio_receiver():
-    from webhooks.signing import generate_secret
+    from webhooks.transport.signing import generate_secret
 
     secret = generate_secret()
     server = IncidentIoReceiver(secret)
@@ -89,7 +89,7 @@ def incidentio_receiver():
 
 
 def test_an_incidentio_receiver_verifies_with_svix_and_reads_the_incidents(e2e, api_client, incidentio_receiver):
-    endpoint = services.endpoint_create(
+    endpoint = endpoint_create(
         name="incident.io bridge", url=incidentio_receiver.url, format="incidentio", secret=incidentio_receiver.secret
     )
     incident_id, private_id = play_the_golden_cases(api_client)
@@ -111,7 +111,7 @@ def test_an_incidentio_receiver_verifies_with_svix_and_reads_the_incidents(e2e, 
     assert wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.SUCCEEDED).count() == 5)
 
     # The same receiver refuses a request signed with another secret: nothing forged gets in.
-    stranger = services.endpoint_create(name="stranger", url=incidentio_receiver.url, format="incidentio")
-    attempt = services.endpoint_send_test(endpoint=stranger)
+    stranger = endpoint_create(name="stranger", url=incidentio_receiver.url, format="incidentio")
+    attempt = endpoint_send_test(endpoint=stranger)
     assert attempt.response_status == 400
     assert len(incidentio_receiver.seen) == 5

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.metrics import delta, scrape
 from tests.support.waiting import declare, wait_until
-from webhooks import services
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.e2e
@@ -30,8 +30,8 @@ def counted(client, *, since: dict, succeeded: int) -> dict | None:
 
 def test_the_workers_attempts_show_at_the_web_metrics_and_in_its_json_log(e2e, receiver, api_client, client):
     receiver.script("/flaky", [500, 200])  # a retry 1 s later (tests/support/cluster.py)
-    flaky = services.endpoint_create(name="flaky", url=receiver.url("/flaky"))
-    fine = services.endpoint_create(name="fine", url=receiver.url("/fine"))
+    flaky = endpoint_create(name="flaky", url=receiver.url("/flaky"))
+    fine = endpoint_create(name="fine", url=receiver.url("/fine"))
     before = scrape(client)
 
     declare(api_client, key="obs-1")
@@ -61,7 +61,7 @@ def test_the_workers_attempts_show_at_the_web_metrics_and_in_its_json_log(e2e, r
 
 
 def test_the_counts_of_a_stopped_worker_stay_in_the_totals(e2e, receiver, api_client, client):
-    services.endpoint_create(name="fine", url=receiver.url("/fine"))
+    endpoint_create(name="fine", url=receiver.url("/fine"))
     before = scrape(client)
     declare(api_client, key="obs-2")
     middle = wait_until(lambda: counted(client, since=before, succeeded=1), timeout=15)

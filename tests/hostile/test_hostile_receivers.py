@@ -31,7 +31,10 @@ from incidents import services as incident_services
 from tests.support.cluster import FAST_SETTINGS
 from tests.support.hostile import ANSWER_TO, OK_BODY, HostileReceiver, overlapping
 from tests.support.waiting import wait_until
-from webhooks import services
+from webhooks.actions import endpoint_send_test
+from webhooks.delivery.dispatcher import deliveries_dispatch_due
+from webhooks.delivery.worker import deliveries_attempt
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt
 
 # How far past the deadline an attempt (and the socket, seen from the receiver) may last:
@@ -278,14 +281,14 @@ def test_a_batch_records_the_hostile_answer_and_delivers_to_the_healthy_endpoint
 ):
     deadline = fast
     bad_receiver = hostile(case)
-    bad = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
-    good = services.endpoint_create(name="healthy", url=receiver.url("/healthy"))
+    bad = endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    good = endpoint_create(name="healthy", url=receiver.url("/healthy"))
     _declare(system_actor, f"batch-{case}")
     deliveries = {d.endpoint_id: d for d in Delivery.objects.filter(endpoint__in=[bad, good])}
     assert set(deliveries) == {bad.pk, good.pk}
 
     try:
-        attempts = services.deliveries_attempt(delivery_ids=[d.pk for d in deliveries.values()])
+        attempts = deliveries_attempt(delivery_ids=[d.pk for d in deliveries.values()])
     except Exception as error:  # noqa: BLE001 - the point: say which behaviour broke the batch
         _figure("batch", case, None, deadline, bad_receiver, error=type(error).__name__)
         pytest.fail(
@@ -323,7 +326,7 @@ def test_a_batch_records_the_hostile_answer_and_delivers_to_the_healthy_endpoint
 def test_send_test_answers_json_with_the_outcome_and_leaves_nothing_to_resend(case, db, fast, hostile, api_client):
     deadline = fast
     bad_receiver = hostile(case)
-    endpoint = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    endpoint = endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
     api_client.raise_request_exception = False  # a crash is a 500 to check, not an exception here
 
     response = api_client.post(f"/api/v1/webhooks/{endpoint.id}/test", {}, format="json")
@@ -350,14 +353,14 @@ def test_send_test_answers_json_with_the_outcome_and_leaves_nothing_to_resend(ca
     # Nothing a worker would send again: every delivery of the endpoint is finished...
     pending = Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING)
     assert not pending.exists(), f"Send Test left a pending delivery ({response.status_code}: {response.content[:300]})"
-    assert services.deliveries_dispatch_due() == 0
+    assert deliveries_dispatch_due() == 0
     # ...also once any lease has run out.
     ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("pk", flat=True))
     Delivery.objects.filter(pk__in=ids, locked_until__isnull=False).update(
         locked_until=timezone.now() - timedelta(seconds=1)
     )
-    assert services.deliveries_dispatch_due() == 0
-    assert services.deliveries_attempt(delivery_ids=ids) == []
+    assert deliveries_dispatch_due() == 0
+    assert deliveries_attempt(delivery_ids=ids) == []
     assert len(bad_receiver.received()) == 1
 
 
@@ -374,8 +377,8 @@ def test_a_worker_sends_one_request_at_a_time_and_ends_the_attempt_at_its_deadli
     # The receiver drips for longer than the lease: a sender without a total deadline
     # would still be reading when the lease runs out and the dispatcher sends again.
     bad_receiver = hostile(case, drip_for=lease + 3)
-    bad = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
-    good = services.endpoint_create(name="healthy", url=receiver.url("/healthy"))
+    bad = endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    good = endpoint_create(name="healthy", url=receiver.url("/healthy"))
     try:
         _declare(system_actor, f"e2e-{case}")
         first = bad_receiver.wait_for(1, timeout=15)[0]
@@ -410,10 +413,8 @@ def test_a_worker_batch_with_every_unruly_answer_records_them_all_and_delivers_t
     the lease runs out (the healthy endpoint gets the event once)."""
     lease = float(FAST_SETTINGS["WEBHOOK_LEASE_SECONDS"])
     fast_cases = [case for case in CASES if not case.slow]
-    endpoints = {
-        str(case): services.endpoint_create(name=str(case), url=hostile(case).url("/hook")) for case in fast_cases
-    }
-    good = services.endpoint_create(name="healthy", url=receiver.url("/healthy"))
+    endpoints = {str(case): endpoint_create(name=str(case), url=hostile(case).url("/hook")) for case in fast_cases}
+    good = endpoint_create(name="healthy", url=receiver.url("/healthy"))
     try:
         _declare(system_actor, "e2e-unruly")
         started = time.monotonic()
@@ -469,7 +470,7 @@ def admin(client, django_user_model):
 def test_the_admin_send_test_button_shows_the_outcome_and_leaves_nothing_to_resend(case, db, fast, hostile, admin):
     deadline = fast
     bad_receiver = hostile(case)
-    endpoint = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    endpoint = endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
     change = f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/change/"
 
     response = admin.post(f"/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/send-test/", {})
@@ -498,12 +499,12 @@ def test_each_attempt_on_a_kept_alive_connection_gets_its_own_answer(case, db, f
     attempt records the answer to its own request (ANSWER_TO), all alike."""
     deadline = fast
     bad_receiver = hostile(case)
-    endpoint = services.endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
+    endpoint = endpoint_create(name="hostile", url=bad_receiver.url("/hook"))
 
     attempts = []
     for _ in range(3):
         try:
-            attempt = services.endpoint_send_test(endpoint=endpoint)
+            attempt = endpoint_send_test(endpoint=endpoint)
         except Exception as error:  # noqa: BLE001
             pytest.fail(f"Send Test raised ({case}): {error!r}")
         attempts.append(assert_storable(attempt))

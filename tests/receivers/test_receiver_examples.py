@@ -22,9 +22,10 @@ from opsknight.services import api_key_create
 from tests.support import testhosts
 from tests.support.receiver import free_port
 from tests.support.waiting import declare, wait_until
-from webhooks import services, signing
+from webhooks.actions import delivery_redeliver, endpoint_send_test
+from webhooks.endpoints import endpoint_create, endpoint_rotate_secret
 from webhooks.models import Delivery, Event
-from webhooks.transport import build_headers
+from webhooks.transport import build_headers, signing
 
 pytestmark = pytest.mark.e2e
 
@@ -177,7 +178,7 @@ def tls_front(request):
 
 
 def endpoint_for(name: str, port: int, url: str = ""):
-    return services.endpoint_create(name=name, url=url or f"http://127.0.0.1:{port}/hooks/opsknight")
+    return endpoint_create(name=name, url=url or f"http://127.0.0.1:{port}/hooks/opsknight")
 
 
 def without(headers: dict[str, str], name: str) -> dict[str, str]:
@@ -202,7 +203,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     public_id = declare(api_client, "receiver-public")
     for action in LIFECYCLE:
         assert api_client.post(f"/api/v1/incidents/{public_id}/{action}").status_code == 200
-    services.endpoint_rotate_secret(endpoint=endpoint, secret=new_secret)
+    endpoint_rotate_secret(endpoint=endpoint, secret=new_secret)
     private_id = declare(api_client, "receiver-private", visibility="private", summary="card numbers in logs")
     assert api_client.post(f"/api/v1/incidents/{private_id}/acknowledge").status_code == 200
 
@@ -240,7 +241,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     # A redelivery carries the same webhook-id: answered 2xx, not processed again.
     triggered = next(event for event in events.values() if event.type == "incident.triggered")
     original = Delivery.objects.get(event=triggered, endpoint=endpoint)
-    redelivery = services.delivery_redeliver(delivery=original)
+    redelivery = delivery_redeliver(delivery=original)
     redelivered = wait_until(lambda: Delivery.objects.filter(pk=redelivery.pk, status="succeeded").first())
     assert redelivered.last_status_code == 200
     assert [e["webhook_id"] for e in example.wait_for("duplicate", 1)] == [triggered.id]
@@ -248,7 +249,7 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     assert [e["webhook_id"] for e in example.journal("processed")].count(triggered.id) == 1
 
     # Send Test: accepted, recognized as a sample, nothing fetched.
-    assert services.endpoint_send_test(endpoint=endpoint).response_status == 202
+    assert endpoint_send_test(endpoint=endpoint).response_status == 202
     assert example.wait_for("test", 1)[0]["event"] == "incident.triggered"
 
     if scheme == "https":
@@ -338,7 +339,7 @@ def test_a_failed_processing_lets_the_redelivery_through(start_example, api_clie
     delivery = wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").first())
     assert delivery.last_status_code == 202
 
-    services.delivery_redeliver(delivery=delivery)
+    delivery_redeliver(delivery=delivery)
     example.wait_for("failed", 2)
     assert [e["webhook_id"] for e in example.journal("accepted")] == [event.id, event.id]
     assert example.journal("duplicate") == []

@@ -3,7 +3,7 @@ reads each request properly and then answers with one scripted misbehaviour (NUL
 a truncated body, an answer dripped a byte at a time, a reset, a 10 MB header block...).
 
     hostile = HostileReceiver("drip_status", interval=0.25, drip_for=8)
-    endpoint = services.endpoint_create(name="x", url=hostile.url("/hook"))
+    endpoint = endpoint_create(name="x", url=hostile.url("/hook"))
     ...
     hostile.requests      # every request read, with when it arrived and when its exchange ended
     hostile.close()

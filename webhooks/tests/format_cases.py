@@ -40,7 +40,7 @@ def incident_url(incident_id: str) -> str:
 
 
 def _incident(*, status, updated, version, acknowledged=None, resolved=None, level=0) -> dict:
-    # The key order of webhooks.payloads.incident_payload: the opsknight goldens are its bytes.
+    # The key order of webhooks.formats.opsknight.incident_payload: the opsknight goldens are its bytes.
     return {
         "id": INCIDENT_ID,
         "title": TITLE,

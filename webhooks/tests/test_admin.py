@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from tests.support.receiver import Reply
-from webhooks import services
+from webhooks.actions import endpoint_send_test
+from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +41,7 @@ def make_event(n: int = 0, is_test: bool = False) -> Event:
 
 
 def endpoint_with_log(n: int, succeeded: int, failed: int, pending: int = 0) -> WebhookEndpoint:
-    endpoint = services.endpoint_create(name=f"endpoint {n}", url=f"https://hooks{n}.example.com/in")
+    endpoint = endpoint_create(name=f"endpoint {n}", url=f"https://hooks{n}.example.com/in")
     event = make_event(n)
     now = timezone.now()
     for status, count in [("succeeded", succeeded), ("failed", failed), ("pending", pending)]:
@@ -53,7 +55,7 @@ def endpoint_with_log(n: int, succeeded: int, failed: int, pending: int = 0) -> 
 
 def test_endpoint_changelist_shows_success_rate_and_last_delivery(admin):
     busy = endpoint_with_log(1, succeeded=3, failed=1)
-    quiet = services.endpoint_create(name="quiet", url="https://quiet.example.com/in")
+    quiet = endpoint_create(name="quiet", url="https://quiet.example.com/in")
     # Test sends and deliveries older than a day do not count in the 24 h rate.
     test_event = make_event(is_test=True)
     Delivery.objects.create(event=test_event, endpoint=quiet, is_test=True, status="succeeded")
@@ -147,7 +149,7 @@ def test_add_with_bad_input_shows_the_form_again(admin, fields, field):
 
 
 def test_change_updates_through_the_service(admin):
-    endpoint = services.endpoint_create(name="old", url="https://hooks.example.com/in")
+    endpoint = endpoint_create(name="old", url="https://hooks.example.com/in")
     data = add_form(name="new", event_types=["incident.escalated"])
     del data["secret"], data["is_active"]
 
@@ -163,8 +165,8 @@ def test_change_updates_through_the_service(admin):
 def test_send_test_action_reports_the_receivers_status(admin, receiver):
     receiver.script("/ok", [Reply(status=200, body=b"pong")])
     receiver.script("/down", [Reply(status=500, body=b"oops")])
-    ok = services.endpoint_create(name="Good", url=receiver.url("/ok"))
-    down = services.endpoint_create(name="Bad", url=receiver.url("/down"))
+    ok = endpoint_create(name="Good", url=receiver.url("/ok"))
+    down = endpoint_create(name="Bad", url=receiver.url("/down"))
 
     response = admin.post(ENDPOINTS, {"action": "send_test", "_selected_action": [ok.pk, down.pk]}, follow=True)
 
@@ -180,8 +182,8 @@ def test_send_test_action_reports_the_receivers_status(admin, receiver):
 
 
 def test_rotate_secret_action_shows_each_new_secret_once_on_a_page(admin):
-    first = services.endpoint_create(name="rot1", url="https://hooks.example.com/in")
-    second = services.endpoint_create(name="rot2", url="https://hooks2.example.com/in")
+    first = endpoint_create(name="rot1", url="https://hooks.example.com/in")
+    second = endpoint_create(name="rot2", url="https://hooks2.example.com/in")
 
     response = admin.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]})
 
@@ -202,10 +204,10 @@ def test_rotate_secret_action_shows_each_new_secret_once_on_a_page(admin):
 @pytest.fixture
 def attempted(receiver, system_actor):
     receiver.script("/d", [Reply(status=502, body=b"bad gateway <b>html</b>")])
-    endpoint = services.endpoint_create(name="d", url=receiver.url("/d"))
+    endpoint = endpoint_create(name="d", url=receiver.url("/d"))
     incident, _ = incident_services.incident_create(title="Disk <full>", idempotency_key="adm", actor=system_actor)
     delivery = Delivery.objects.get(endpoint=endpoint)
-    services.delivery_attempt(delivery_id=delivery.id)
+    delivery_attempt(delivery_id=delivery.id)
     return delivery, incident
 
 
@@ -234,7 +236,7 @@ def test_delivery_change_page_shows_payload_and_attempts(admin, attempted):
 
 
 def test_redeliver_action_creates_new_deliveries(admin, receiver, system_actor):
-    endpoint = services.endpoint_create(name="r", url=receiver.url("/r"))
+    endpoint = endpoint_create(name="r", url=receiver.url("/r"))
     for key in ["a", "b"]:
         incident_services.incident_create(title="x", idempotency_key=key, actor=system_actor)
     originals = list(Delivery.objects.filter(endpoint=endpoint))
@@ -261,7 +263,7 @@ def change_url(endpoint) -> str:
 
 def test_change_page_shows_health_and_the_chart(admin):
     endpoint = endpoint_with_log(1, succeeded=3, failed=1, pending=2)
-    services.endpoint_update(endpoint=endpoint, is_active=False)
+    endpoint_update(endpoint=endpoint, is_active=False)
 
     response = admin.get(change_url(endpoint))
 
@@ -281,7 +283,7 @@ def test_change_page_shows_health_and_the_chart(admin):
 
 def test_send_test_button_sends_the_chosen_event_and_shows_the_outcome_inline(admin, receiver):
     receiver.script("/t", [Reply(status=202, body=b"<b>accepted</b>")])
-    endpoint = services.endpoint_create(name="T", url=receiver.url("/t"))
+    endpoint = endpoint_create(name="T", url=receiver.url("/t"))
 
     response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/", {"event_type": "incident.escalated"})
 
@@ -302,7 +304,7 @@ def test_send_test_button_sends_the_chosen_event_and_shows_the_outcome_inline(ad
 def test_send_test_button_shows_a_connection_error(admin):
     from tests.support.receiver import free_port
 
-    endpoint = services.endpoint_create(name="closed", url=f"http://127.0.0.1:{free_port()}/x")
+    endpoint = endpoint_create(name="closed", url=f"http://127.0.0.1:{free_port()}/x")
     response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/", {"event_type": "incident.triggered"})
     page = admin.get(response["Location"]).content.decode()
     outcome = page[page.index('id="test-outcome"') :]
@@ -310,7 +312,7 @@ def test_send_test_button_shows_a_connection_error(admin):
 
 
 def test_send_test_button_refuses_an_unknown_event_type_and_get(admin):
-    endpoint = services.endpoint_create(name="T", url="https://hooks.example.com/in")
+    endpoint = endpoint_create(name="T", url="https://hooks.example.com/in")
     url = f"{ENDPOINTS}{quote(endpoint.pk)}/send-test/"
     response = admin.post(url, {"event_type": "incident.exploded"}, follow=True)
     assert any("Unknown event type" in m for m in messages_of(response))
@@ -320,16 +322,16 @@ def test_send_test_button_refuses_an_unknown_event_type_and_get(admin):
 
 
 def test_a_test_delivery_of_another_endpoint_is_not_shown(admin, receiver):
-    mine = services.endpoint_create(name="mine", url=receiver.url("/m"))
-    other = services.endpoint_create(name="other", url=receiver.url("/o"))
-    attempt = services.endpoint_send_test(endpoint=other)
+    mine = endpoint_create(name="mine", url=receiver.url("/m"))
+    other = endpoint_create(name="other", url=receiver.url("/o"))
+    attempt = endpoint_send_test(endpoint=other)
     response = admin.get(change_url(mine), {"test_delivery": attempt.delivery_id})
     assert response.context["test_attempt"] is None
     assert 'id="test-outcome"' not in response.content.decode()
 
 
 def test_rotate_button_shows_the_new_secret_once(admin):
-    endpoint = services.endpoint_create(name="rot", url="https://hooks.example.com/in")
+    endpoint = endpoint_create(name="rot", url="https://hooks.example.com/in")
 
     response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/")
 
@@ -344,7 +346,7 @@ def test_rotate_button_shows_the_new_secret_once(admin):
 
 
 def test_replay_button_queues_the_events_since_the_given_time(admin, system_actor):
-    endpoint = services.endpoint_create(name="rep", url="https://hooks.example.com/in")
+    endpoint = endpoint_create(name="rep", url="https://hooks.example.com/in")
     for key in ["r1", "r2"]:
         incident_services.incident_create(title="x", idempotency_key=key, actor=system_actor)
     since = timezone.localtime(timezone.now() - timedelta(hours=1))
@@ -359,7 +361,7 @@ def test_replay_button_queues_the_events_since_the_given_time(admin, system_acto
 
 @pytest.mark.parametrize("since", ["", "yesterday", "2024-13-45T10:00"])
 def test_replay_button_with_a_bad_time_says_so_and_queues_nothing(admin, since):
-    endpoint = services.endpoint_create(name="rep", url="https://hooks.example.com/in")
+    endpoint = endpoint_create(name="rep", url="https://hooks.example.com/in")
     response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/replay/", {"since": since}, follow=True)
     assert response.status_code == 200
     assert any("Give the date and time" in m for m in messages_of(response))
@@ -456,8 +458,8 @@ def test_redeliver_button_queues_a_new_delivery_and_opens_it(admin, attempted):
 
 
 def test_incident_timeline_lists_each_entrys_deliveries_in_few_queries(admin, system_actor):
-    first = services.endpoint_create(name="First receiver", url="https://a.example.com/in")
-    services.endpoint_create(name="Second receiver", url="https://b.example.com/in", event_types=["incident.resolved"])
+    first = endpoint_create(name="First receiver", url="https://a.example.com/in")
+    endpoint_create(name="Second receiver", url="https://b.example.com/in", event_types=["incident.resolved"])
     incident, _ = incident_services.incident_create(title="T", idempotency_key="tl", actor=system_actor)
     url = f"/admin/incidents/incident/{quote(incident.pk)}/change/"
     admin.get(url)  # warms the content type cache

@@ -11,8 +11,10 @@ from django.utils import timezone
 from incidents import services as incident_services
 from opsknight.tests.asserts import assert_api_error
 from tests.support.receiver import Reply
-from webhooks import services
+from webhooks.actions import endpoint_send_test
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -355,18 +357,18 @@ def test_rotate_to_a_typed_secret_or_refuse_a_short_one(api_client):
 @pytest.fixture
 def log(api_client, receiver, system_actor):
     """An endpoint with five event deliveries (one succeeded, one failed) and two tests."""
-    endpoint = services.endpoint_create(name="log", url=receiver.url("/log"))
-    other = services.endpoint_create(name="other", url=receiver.url("/other"))
+    endpoint = endpoint_create(name="log", url=receiver.url("/log"))
+    other = endpoint_create(name="other", url=receiver.url("/other"))
     incident = declare(system_actor, "log-1")
     incident = incident_services.incident_acknowledge(incident=incident, actor=system_actor)
     incident = incident_services.incident_resolve(incident=incident, actor=system_actor)
     incident = incident_services.incident_reopen(incident=incident, actor=system_actor)
     incident_services.incident_escalate(incident=incident, actor=system_actor)
     by_type = {d.event.type: d for d in Delivery.objects.filter(endpoint=endpoint).select_related("event")}
-    services.delivery_attempt(delivery_id=by_type["incident.triggered"].id)  # succeeds
+    delivery_attempt(delivery_id=by_type["incident.triggered"].id)  # succeeds
     Delivery.objects.filter(pk=by_type["incident.resolved"].pk).update(status=Delivery.Status.FAILED)
     receiver.script("/log", [200, 500])
-    tests = [services.endpoint_send_test(endpoint=endpoint).delivery for _ in range(2)]
+    tests = [endpoint_send_test(endpoint=endpoint).delivery for _ in range(2)]
     return endpoint, other, by_type, tests
 
 
@@ -446,12 +448,12 @@ def test_deliveries_bad_filter_is_400(api_client, log, params, field):
 
 def test_delivery_detail_has_payload_and_attempts(api_client, receiver, system_actor):
     receiver.script("/d", [Reply(status=503, body=b"busy"), Reply(status=200, body=b"fine")])
-    endpoint = services.endpoint_create(name="d", url=receiver.url("/d"))
+    endpoint = endpoint_create(name="d", url=receiver.url("/d"))
     declare(system_actor, "detail-1")
     delivery = Delivery.objects.get(endpoint=endpoint)
-    services.delivery_attempt(delivery_id=delivery.id)
+    delivery_attempt(delivery_id=delivery.id)
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    services.delivery_attempt(delivery_id=delivery.id)
+    delivery_attempt(delivery_id=delivery.id)
 
     response = api_client.get(f"/api/v1/deliveries/{delivery.id}")
 
@@ -473,7 +475,7 @@ def test_delivery_detail_has_payload_and_attempts(api_client, receiver, system_a
 
 
 def test_redeliver_is_202_with_a_new_delivery(api_client, receiver, system_actor):
-    endpoint = services.endpoint_create(name="r", url=receiver.url("/r"))
+    endpoint = endpoint_create(name="r", url=receiver.url("/r"))
     declare(system_actor, "redeliver-1")
     original = Delivery.objects.get(endpoint=endpoint)
     Delivery.objects.filter(pk=original.pk).update(status=Delivery.Status.FAILED, next_attempt_at=None)
@@ -490,12 +492,12 @@ def test_redeliver_is_202_with_a_new_delivery(api_client, receiver, system_actor
 
 
 def test_replay_since_is_202_with_the_count(api_client, receiver, system_actor):
-    endpoint = services.endpoint_create(name="late", url=receiver.url("/late"), event_types=["incident.resolved"])
+    endpoint = endpoint_create(name="late", url=receiver.url("/late"), event_types=["incident.resolved"])
     old = declare(system_actor, "old")
     Event.objects.filter(incident=old).update(created_at=timezone.now() - timedelta(days=3))
     for key in ["a", "b"]:
         incident_services.incident_resolve(incident=declare(system_actor, key), actor=system_actor)
-    services.endpoint_send_test(endpoint=endpoint, event_type="incident.resolved")
+    endpoint_send_test(endpoint=endpoint, event_type="incident.resolved")
     before = Delivery.objects.filter(endpoint=endpoint).count()
     since = (timezone.now() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
 

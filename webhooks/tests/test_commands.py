@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from webhooks import services
+from webhooks.endpoints import endpoint_create, endpoint_disable, endpoint_update
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +41,12 @@ def line_of(output: str, name: str) -> str:
 
 def test_status_shows_each_endpoint_and_the_queue(django_assert_max_num_queries):
     now = timezone.now()
-    healthy = services.endpoint_create(name="ITSM", url="http://127.0.0.1:9/itsm")
-    gone = services.endpoint_create(name="Old bot", url="http://127.0.0.1:9/bot")
-    services.endpoint_disable(endpoint=gone, reason="The receiver answered 410 Gone.")
-    failing = services.endpoint_create(name="Flaky", url="http://127.0.0.1:9/flaky")
+    healthy = endpoint_create(name="ITSM", url="http://127.0.0.1:9/itsm")
+    gone = endpoint_create(name="Old bot", url="http://127.0.0.1:9/bot")
+    endpoint_disable(endpoint=gone, reason="The receiver answered 410 Gone.")
+    failing = endpoint_create(name="Flaky", url="http://127.0.0.1:9/flaky")
     WebhookEndpoint.objects.filter(pk=failing.pk).update(failing_since=now - timedelta(hours=3, minutes=5))
-    services.endpoint_create(name="Unused", url="http://127.0.0.1:9/new")
+    endpoint_create(name="Unused", url="http://127.0.0.1:9/new")
     for status in ["succeeded", "succeeded", "succeeded", "failed"]:
         make_delivery(healthy, status=status, completed_at=now, created_at=now - timedelta(hours=1))
     make_delivery(healthy, status="succeeded", created_at=now - timedelta(days=2))  # outside the 24 h
@@ -86,7 +86,7 @@ def test_status_of_an_empty_installation():
 
 @pytest.fixture
 def endpoint():
-    return services.endpoint_create(name="ITSM", url="http://127.0.0.1:9/itsm", event_types=[TRIGGERED])
+    return endpoint_create(name="ITSM", url="http://127.0.0.1:9/itsm", event_types=[TRIGGERED])
 
 
 def test_replay_since_an_age_queues_the_subscribed_events_of_that_window(endpoint):
@@ -114,7 +114,7 @@ def test_replay_since_an_iso_8601_time_utc_unless_it_says_otherwise(endpoint, si
 
 
 def test_replay_to_a_disabled_endpoint_says_so(endpoint):
-    services.endpoint_update(endpoint=endpoint, is_active=False)
+    endpoint_update(endpoint=endpoint, is_active=False)
     make_event(created_at=timezone.now() - timedelta(minutes=1))
     output = run("webhooks_replay", "--endpoint", endpoint.pk, "--since", "5m")
     assert "Queued 1 deliveries" in output and "The endpoint is disabled" in output

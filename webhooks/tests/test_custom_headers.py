@@ -6,7 +6,9 @@ import json
 import pytest
 
 from opsknight.tests.asserts import assert_api_error
-from webhooks import services, transport
+from webhooks import transport
+from webhooks.actions import endpoint_send_test
+from webhooks.endpoints import endpoint_create
 from webhooks.models import DeliveryAttempt, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -85,11 +87,11 @@ def test_patch_with_a_reserved_header_is_400_and_leaves_the_row(api_client):
 
 
 def test_custom_headers_are_sent_and_credentials_stay_out_of_the_attempt_log(receiver):
-    endpoint = services.endpoint_create(
+    endpoint = endpoint_create(
         name="auth", url=receiver.url("/h"), headers={"Authorization": "Bearer s3cr3t-value", "X-Team": "sre"}
     )
 
-    attempt = services.endpoint_send_test(endpoint=endpoint)
+    attempt = endpoint_send_test(endpoint=endpoint)
 
     (request,) = receiver.wait_for(1, "/h")
     assert request.header("Authorization") == "Bearer s3cr3t-value"

@@ -12,7 +12,9 @@ from standardwebhooks import Webhook
 
 from incidents import services as incident_services
 from opsknight.tests.asserts import assert_api_error
-from webhooks import formats, services
+from webhooks import formats
+from webhooks.actions import delivery_redeliver, endpoint_replay
+from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.tests.format_cases import OPTIONS
 
@@ -109,11 +111,9 @@ def test_send_test_works_in_every_format(api_client, receiver, format_name):
 
 def test_each_endpoint_gets_its_format_and_the_default_one_the_stored_payload(system_actor, settings):
     settings.PUBLIC_BASE_URL = "https://ops.example.com"
-    plain = services.endpoint_create(name="plain", url="https://a.example/")
-    chat = services.endpoint_create(name="chat", url="https://b.example/", format="slack")
-    bot = services.endpoint_create(
-        name="bot", url="https://c.example/", format="telegram", format_options={"chat_id": 7}
-    )
+    plain = endpoint_create(name="plain", url="https://a.example/")
+    chat = endpoint_create(name="chat", url="https://b.example/", format="slack")
+    bot = endpoint_create(name="bot", url="https://c.example/", format="telegram", format_options={"chat_id": 7})
     incident, _ = incident_services.incident_create(title="DB down", idempotency_key="f-1", actor=system_actor)
 
     event = Event.objects.get(incident=incident)
@@ -126,22 +126,22 @@ def test_each_endpoint_gets_its_format_and_the_default_one_the_stored_payload(sy
 
 
 def test_redeliver_and_replay_render_in_the_endpoint_format(system_actor):
-    chat = services.endpoint_create(name="chat", url="https://b.example/", format="discord")
+    chat = endpoint_create(name="chat", url="https://b.example/", format="discord")
     incident, _ = incident_services.incident_create(title="DB down", idempotency_key="f-2", actor=system_actor)
     first = Delivery.objects.get(endpoint=chat)
 
-    again = services.delivery_redeliver(delivery=first)
+    again = delivery_redeliver(delivery=first)
     assert again.body == first.body and json.loads(again.body)["embeds"]
 
-    services.endpoint_update(endpoint=chat, format="msteams")
-    assert services.endpoint_replay(endpoint=chat, since=timezone.now() - timedelta(hours=1)) == 1
+    endpoint_update(endpoint=chat, format="msteams")
+    assert endpoint_replay(endpoint=chat, since=timezone.now() - timedelta(hours=1)) == 1
     replayed = Delivery.objects.get(endpoint=chat, origin=Delivery.Origin.REPLAY)
     assert json.loads(replayed.body)["type"] == "message"
     assert replayed.event_id == first.event_id
 
 
 def test_a_body_that_cannot_be_rendered_does_not_fail_the_incident_change(system_actor, monkeypatch, caplog):
-    chat = services.endpoint_create(name="chat", url="https://b.example/", format="slack")
+    chat = endpoint_create(name="chat", url="https://b.example/", format="slack")
 
     def broken(event, options, context):
         raise KeyError("status")
@@ -161,11 +161,11 @@ def queries_to_record(system_actor, key: str) -> int:
 
 
 def test_formatted_endpoints_add_no_queries_to_the_outbox_write(system_actor):
-    services.endpoint_create(name="plain", url="https://a.example/")
+    endpoint_create(name="plain", url="https://a.example/")
     only_default = queries_to_record(system_actor, "q-1")
     for name in ("slack", "msteams", "google_chat", "discord", "incidentio"):
-        services.endpoint_create(name=name, url=f"https://{name}.example/", format=name)
-    services.endpoint_create(name="bot", url="https://c.example/", format="telegram", format_options={"chat_id": 1})
+        endpoint_create(name=name, url=f"https://{name}.example/", format=name)
+    endpoint_create(name="bot", url="https://c.example/", format="telegram", format_options={"chat_id": 1})
     assert queries_to_record(system_actor, "q-2") == only_default
     assert Delivery.objects.exclude(body="").count() == 6
 
@@ -205,7 +205,7 @@ def test_admin_form_checks_the_options_through_the_service(admin):
 
 
 def test_admin_delivery_page_shows_the_body_as_sent(admin, system_actor):
-    chat = services.endpoint_create(name="chat", url="https://b.example/", format="slack")
+    chat = endpoint_create(name="chat", url="https://b.example/", format="slack")
     incident_services.incident_create(title="Disk full on db-7", idempotency_key="f-4", actor=system_actor)
     delivery = Delivery.objects.get(endpoint=chat)
 

@@ -28,7 +28,7 @@ def test_body_matches_its_golden_file(format_name, case):
 
 
 def test_opsknight_format_is_the_stored_payload_itself():
-    from webhooks.payloads import event_body
+    from webhooks.formats.opsknight import event_body
 
     event = CASES["resolved"]
     stored = event_body(

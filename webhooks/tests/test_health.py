@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from webhooks import charts, selectors, services
+from webhooks import charts, selectors
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 
 
 def endpoint(n: int = 0) -> WebhookEndpoint:
-    return services.endpoint_create(name=f"e{n}", url=f"https://hooks{n}.example.com/in")
+    return endpoint_create(name=f"e{n}", url=f"https://hooks{n}.example.com/in")
 
 
 def delivery(to: WebhookEndpoint, status: str, *, at: datetime = NOW, is_test=False, durations=()) -> Delivery:

@@ -14,8 +14,11 @@ from django.utils import timezone
 from incidents import services as incident_services
 from opsknight.logs import JsonFormatter, TextFormatter
 from tests.support.metrics import delta, scrape
-from webhooks import selectors, services
+from webhooks import selectors
+from webhooks.actions import endpoint_send_test
+from webhooks.endpoints import endpoint_create, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +32,10 @@ def make_delivery(endpoint, **fields) -> Delivery:
 
 def test_gauges_are_the_database_state_at_scrape_time(client, receiver):
     now = timezone.now()
-    endpoint = services.endpoint_create(name="a", url=receiver.url("/a"))
+    endpoint = endpoint_create(name="a", url=receiver.url("/a"))
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now - timedelta(hours=1))
-    disabled = services.endpoint_create(name="b", url=receiver.url("/b"))
-    services.endpoint_update(endpoint=disabled, is_active=False)
+    disabled = endpoint_create(name="b", url=receiver.url("/b"))
+    endpoint_update(endpoint=disabled, is_active=False)
     make_delivery(endpoint, next_attempt_at=now - timedelta(seconds=120))  # due, waiting for a worker
     # Due longer, but a worker holds it: sending, not waiting.
     make_delivery(endpoint, next_attempt_at=now - timedelta(seconds=600), locked_until=now + timedelta(seconds=30))
@@ -58,7 +61,7 @@ def test_an_empty_queue_has_no_lag(client):
 
 
 def test_a_scrape_costs_four_queries_however_many_deliveries(client, receiver, django_assert_num_queries):
-    endpoints = [services.endpoint_create(name=f"e{n}", url=receiver.url(f"/{n}")) for n in range(3)]
+    endpoints = [endpoint_create(name=f"e{n}", url=receiver.url(f"/{n}")) for n in range(3)]
     now = timezone.now()
     with django_assert_num_queries(4):
         scrape(client)
@@ -79,7 +82,7 @@ def attempt_due(endpoint) -> None:
     """One attempt of the endpoint's pending delivery, made due first."""
     delivery = Delivery.objects.get(endpoint=endpoint, status="pending")
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    assert services.delivery_attempt(delivery_id=delivery.pk) is not None
+    assert delivery_attempt(delivery_id=delivery.pk) is not None
 
 
 def test_attempts_and_finished_deliveries_are_counted_by_event_type_and_outcome(
@@ -88,15 +91,15 @@ def test_attempts_and_finished_deliveries_are_counted_by_event_type_and_outcome(
     settings.WEBHOOK_RETRY_DELAYS = [60]
     receiver.script("/flaky", [500, 200])
     receiver.script("/down", [503, 503])
-    flaky = services.endpoint_create(name="flaky", url=receiver.url("/flaky"))
-    down = services.endpoint_create(name="down", url=receiver.url("/down"))
+    flaky = endpoint_create(name="flaky", url=receiver.url("/flaky"))
+    down = endpoint_create(name="down", url=receiver.url("/down"))
     before = scrape(client)
 
     declare(system_actor, "m-1")
     for _ in range(2):
         attempt_due(flaky)  # 500, then 200
         attempt_due(down)  # 503, then 503 and failed
-    services.endpoint_send_test(endpoint=flaky)  # not counted: tests are out of the stats
+    endpoint_send_test(endpoint=flaky)  # not counted: tests are out of the stats
 
     after = scrape(client)
     attempts, deliveries = "opsknight_webhook_attempts_total", "opsknight_webhook_deliveries_total"
@@ -139,7 +142,7 @@ def test_each_attempt_logs_one_line_with_ids_outcome_status_and_duration(receive
     settings.WEBHOOK_RETRY_DELAYS = [60]
     path = "/log?token=in-the-url"  # a URL can carry a credential: it stays out of the log
     receiver.script(path, [500, 200])
-    endpoint = services.endpoint_create(name="log", url=receiver.url(path))
+    endpoint = endpoint_create(name="log", url=receiver.url(path))
     declare(system_actor, "log-1")
     delivery = Delivery.objects.get(endpoint=endpoint)
 
@@ -179,7 +182,7 @@ def test_each_attempt_logs_one_line_with_ids_outcome_status_and_duration(receive
 def test_a_connection_error_is_logged_with_its_class(system_actor, caplog, settings):
     caplog.set_level(logging.INFO, logger="opsknight.webhooks.attempts")
     settings.WEBHOOK_RETRY_DELAYS = []
-    endpoint = services.endpoint_create(name="nobody", url="http://127.0.0.1:9/hook")
+    endpoint = endpoint_create(name="nobody", url="http://127.0.0.1:9/hook")
     declare(system_actor, "log-2")
     attempt_due(endpoint)
     (record,) = attempt_records(caplog)
@@ -189,14 +192,14 @@ def test_a_connection_error_is_logged_with_its_class(system_actor, caplog, setti
 
 def test_send_test_is_logged_and_marked_as_a_test(receiver, caplog):
     caplog.set_level(logging.INFO, logger="opsknight.webhooks.attempts")
-    endpoint = services.endpoint_create(name="t", url=receiver.url("/t"))
-    services.endpoint_send_test(endpoint=endpoint)
+    endpoint = endpoint_create(name="t", url=receiver.url("/t"))
+    endpoint_send_test(endpoint=endpoint)
     (record,) = attempt_records(caplog)
     assert record.test is True and record.outcome == "succeeded"
 
 
 def test_without_the_database_a_scrape_still_serves_the_counters(client, receiver, system_actor, caplog):
-    endpoint = services.endpoint_create(name="c", url=receiver.url("/c"))
+    endpoint = endpoint_create(name="c", url=receiver.url("/c"))
     declare(system_actor, "no-db")
     attempt_due(endpoint)
     lost = OperationalError("the database went away")

@@ -6,7 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from incidents import services as incident_services
-from webhooks import services
+from webhooks.delivery.worker import deliveries_attempt
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -16,14 +17,14 @@ def queries_to_attempt(receiver, system_actor, *, endpoints: int, events: int, s
     for n in range(endpoints):
         path = f"/q{status}-{endpoints}-{n}"
         receiver.script(path, [status] * events)
-        services.endpoint_create(name=path, url=receiver.url(path))
+        endpoint_create(name=path, url=receiver.url(path))
     for n in range(events):
         incident_services.incident_create(
             title=f"t{n}", idempotency_key=f"q{status}-{endpoints}-{n}", actor=system_actor
         )
     ids = list(Delivery.objects.filter(status="pending", attempt_count=0).values_list("id", flat=True))
     with CaptureQueriesContext(connection) as queries:
-        attempts = services.deliveries_attempt(delivery_ids=ids)
+        attempts = deliveries_attempt(delivery_ids=ids)
     WebhookEndpoint.objects.all().delete()  # and their deliveries: the next call starts clean
     return len(queries), len(attempts)
 

@@ -16,9 +16,8 @@ from django.conf import settings
 from django.utils import timezone
 from requests.models import PreparedRequest
 
-from webhooks import targets
-from webhooks.targets import TargetRefused
-from webhooks.transport import connections, deadline, storable
+from webhooks.transport import addresses, connections, deadline, storable
+from webhooks.transport.addresses import TargetRefused
 
 
 @dataclass
@@ -94,13 +93,13 @@ def send(*, url: str, body: bytes, headers: dict[str, str], not_after: float | N
 
 def _send(*, url: str, body: bytes, headers: dict[str, str], result: AttemptResult, attempt) -> None:
     try:
-        targets.validate_url_shape(url)
+        addresses.validate_url_shape(url)
         request = _prepared_post(url=url, body=body, headers=headers)
         proxies = connections.proxies()
         if proxies:
             # The proxy reaches the receiver: check here what its name resolves to now
             # (the proxy must enforce it too: see docs/reliability.md).
-            targets.check_url(url)
+            addresses.check_url(url)
         # Straight to the session's adapter (its connection pools): Session.send would
         # add only cookie jars, hooks and redirect handling, none of which a webhook
         # wants, and costs about a third of the CPU of each POST (bench/README.md).

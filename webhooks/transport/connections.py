@@ -1,7 +1,7 @@
 """The hardened HTTP client: connection classes, adapter and the per-process session.
 
 A direct connection resolves the URL's host once, refuses internal addresses
-(`targets.resolve_allowed`) and opens the socket to the address it checked, so an answer
+(`addresses.resolve_allowed`) and opens the socket to the address it checked, so an answer
 that changes between check and connect (DNS rebinding) cannot get in. Everything else
 speaks to the host *name*: TLS SNI and certificate verification, and `Host: name[:port]`
 on every request of a new or reused connection (urllib3 derives both from the
@@ -24,8 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as socket_connection
 
-from webhooks import targets
-from webhooks.transport import deadline
+from webhooks.transport import addresses, deadline
 
 
 class _FinalResponse(http.client.HTTPResponse):
@@ -69,7 +68,7 @@ class _CheckedMixin(_DeadlineMixin):
 
     def _new_conn(self):
         last_error = None
-        for _, address in targets.resolve_allowed(self._dns_host, self.port):
+        for _, address in addresses.resolve_allowed(self._dns_host, self.port):
             timeout, attempt = self.timeout, deadline.current()
             if attempt is not None and isinstance(timeout, int | float):
                 timeout = min(timeout, attempt.remaining())

@@ -5,7 +5,7 @@ and is shown redacted)."""
 import re
 
 import opsknight
-from webhooks import signing
+from webhooks.transport import signing
 
 USER_AGENT = f"OpsKnight-Webhooks/{opsknight.__version__}"
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks import services
+from webhooks.actions import delivery_log_prune
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         days = settings.WEBHOOK_RETENTION_DAYS if older_than_days is None else older_than_days
         if days < 1:
             raise CommandError(f"--older-than-days must be at least 1, not {days}.")
-        deleted = services.delivery_log_prune(older_than=timedelta(days=days))
+        deleted = delivery_log_prune(older_than=timedelta(days=days))
         self.stdout.write(
             f"Deleted {deleted['deliveries']} deliveries, {deleted['attempts']} attempts and "
             f"{deleted['events']} events older than {days} days."

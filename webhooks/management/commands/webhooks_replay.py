@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from webhooks import payloads, selectors, services
+from webhooks import selectors
+from webhooks.actions import endpoint_replay
+from webhooks.formats import opsknight as opsknight_format
 from webhooks.models import WebhookEndpoint
 
 RELATIVE = re.compile(r"^(\d+)\s*([smhd])$")
@@ -45,15 +47,15 @@ class Command(BaseCommand):
         now = timezone.now()
         since_at = parse_since(since, now=now)
         if since_at > now:
-            raise CommandError(f"--since {payloads.iso_z(since_at)} is in the future: nothing to replay.")
+            raise CommandError(f"--since {opsknight_format.iso_z(since_at)} is in the future: nothing to replay.")
         try:
             target = selectors.endpoint_get(endpoint_id=endpoint)
         except WebhookEndpoint.DoesNotExist:
             raise CommandError(f"No webhook endpoint with id {endpoint!r} (see webhooks_status).") from None
-        count = services.endpoint_replay(endpoint=target, since=since_at)
+        count = endpoint_replay(endpoint=target, since=since_at)
         self.stdout.write(
-            f"Queued {count} deliveries to {target.name} ({target.pk}): the events since {payloads.iso_z(since_at)}"
-            " it subscribes to."
+            f"Queued {count} deliveries to {target.name} ({target.pk}): the events since "
+            f"{opsknight_format.iso_z(since_at)} it subscribes to."
         )
         if not target.is_active:
             self.stdout.write(

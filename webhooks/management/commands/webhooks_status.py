@@ -3,7 +3,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from webhooks import payloads, selectors
+from webhooks import selectors
+from webhooks.formats import opsknight as opsknight_format
 
 
 def age(seconds: float) -> str:
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         queue = selectors.queue_health(now=now)
         write = self.stdout.write
 
-        write(f"Webhook endpoints ({len(endpoints)}), at {payloads.iso_z(now)}")
+        write(f"Webhook endpoints ({len(endpoints)}), at {opsknight_format.iso_z(now)}")
         rows = [
             [
                 row.endpoint.name,

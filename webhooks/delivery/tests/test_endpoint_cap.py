@@ -10,14 +10,17 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from tests.support.receiver import Reply
-from webhooks import services, transport
+from webhooks import transport
+from webhooks.actions import delivery_redeliver
+from webhooks.delivery.worker import deliveries_attempt
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt
 
 pytestmark = pytest.mark.django_db
 
 
 def five_deliveries(receiver, system_actor, path: str):
-    endpoint = services.endpoint_create(name=path, url=receiver.url(path))
+    endpoint = endpoint_create(name=path, url=receiver.url(path))
     for n in range(5):
         incident_services.incident_create(title=f"t{n}", idempotency_key=f"{path}-{n}", actor=system_actor)
     return endpoint, list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
@@ -32,7 +35,7 @@ def test_a_fast_endpoint_is_not_held_to_the_cap(receiver, system_actor, settings
     settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = 3
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 1.0
     endpoint, ids = five_deliveries(receiver, system_actor, "/fast")
-    assert len(services.deliveries_attempt(delivery_ids=ids)) == 5
+    assert len(deliveries_attempt(delivery_ids=ids)) == 5
     assert not Delivery.objects.filter(endpoint=endpoint, status="pending").exists()
 
 
@@ -43,11 +46,11 @@ def test_deliveries_over_a_slow_endpoints_cap_are_deferred_uncounted(receiver, s
     receiver.script("/capped", [Reply(status=200, delay=0.3)])
     endpoint, ids = five_deliveries(receiver, system_actor, "/capped")
     # One slow answer makes the endpoint slow.
-    assert services.deliveries_attempt(delivery_ids=ids[:1])[0].duration_ms >= 300
-    ids = ids[1:] + [services.delivery_redeliver(delivery=Delivery.objects.get(pk=ids[0])).pk]
+    assert deliveries_attempt(delivery_ids=ids[:1])[0].duration_ms >= 300
+    ids = ids[1:] + [delivery_redeliver(delivery=Delivery.objects.get(pk=ids[0])).pk]
 
     before = timezone.now()
-    attempts = services.deliveries_attempt(delivery_ids=ids)
+    attempts = deliveries_attempt(delivery_ids=ids)
 
     assert len(attempts) == 3 and len(receiver.received("/capped")) == 1 + 3
     deferred = Delivery.objects.filter(endpoint=endpoint, status="pending")

@@ -9,7 +9,8 @@ import pytest
 from incidents import services as incident_services
 from tests.support.receiver import Reply
 from tests.support.waiting import wait_until
-from webhooks import services
+from webhooks.delivery.worker import deliveries_attempt
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt
 
 # The late recorder writes on its own connection: the rows must be committed.
@@ -20,14 +21,14 @@ def test_a_batch_records_fast_answers_now_and_a_hanging_one_when_it_ends(receive
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.3
     settings.WEBHOOK_READ_TIMEOUT = 5.0
     receiver.script("/slow", [Reply(status=200, delay=1.5)])
-    fast = services.endpoint_create(name="fast", url=receiver.url("/fast"))
-    slow = services.endpoint_create(name="slow", url=receiver.url("/slow"))
+    fast = endpoint_create(name="fast", url=receiver.url("/fast"))
+    slow = endpoint_create(name="slow", url=receiver.url("/slow"))
     incident_services.incident_create(title="t", idempotency_key="late-1", actor=system_actor)
     ids = list(Delivery.objects.values_list("id", flat=True))
     assert len(ids) == 2
 
     started = time.monotonic()
-    attempts = services.deliveries_attempt(delivery_ids=ids, record_slow_later=True)
+    attempts = deliveries_attempt(delivery_ids=ids, record_slow_later=True)
     waited = time.monotonic() - started
 
     assert waited < 1.2  # not the slow receiver's 1.5 s
@@ -50,11 +51,11 @@ def test_a_hanging_receiver_that_times_out_is_recorded_later_as_a_failure_with_i
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.2
     settings.WEBHOOK_READ_TIMEOUT = 0.8
     receiver.script("/hang", [Reply(status=200, delay=3)])
-    endpoint = services.endpoint_create(name="hang", url=receiver.url("/hang"))
+    endpoint = endpoint_create(name="hang", url=receiver.url("/hang"))
     incident_services.incident_create(title="t", idempotency_key="late-2", actor=system_actor)
     (delivery_id,) = Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True)
 
-    assert services.deliveries_attempt(delivery_ids=[delivery_id], record_slow_later=True) == []
+    assert deliveries_attempt(delivery_ids=[delivery_id], record_slow_later=True) == []
 
     recorded = wait_until(lambda: DeliveryAttempt.objects.filter(delivery_id=delivery_id).first(), timeout=5)
     assert recorded.outcome == "failed" and recorded.error_class == "ReadTimeout"
@@ -66,8 +67,8 @@ def test_without_record_slow_later_the_caller_gets_every_attempt(receiver, syste
     """Send Test, the API and the admin need the outcome: they wait, as before."""
     settings.WEBHOOK_SLOW_REQUEST_SECONDS = 0.2
     receiver.script("/waited", [Reply(status=200, delay=0.6)])
-    endpoint = services.endpoint_create(name="waited", url=receiver.url("/waited"))
+    endpoint = endpoint_create(name="waited", url=receiver.url("/waited"))
     incident_services.incident_create(title="t", idempotency_key="late-3", actor=system_actor)
     ids = list(Delivery.objects.filter(endpoint=endpoint).values_list("id", flat=True))
-    (attempt,) = services.deliveries_attempt(delivery_ids=ids)
+    (attempt,) = deliveries_attempt(delivery_ids=ids)
     assert attempt.response_status == 200 and attempt.duration_ms >= 600

@@ -9,8 +9,11 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from tests.support.receiver import Reply
-from webhooks import retries, services
+from webhooks.actions import delivery_log_prune, endpoint_send_test
+from webhooks.delivery import retries
+from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.tests.support import delivery_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +29,7 @@ def schedule(settings):
 
 
 def one_delivery(receiver, system_actor, path="/hook", **endpoint_fields) -> Delivery:
-    endpoint = services.endpoint_create(name="ep", url=receiver.url(path), **endpoint_fields)
+    endpoint = endpoint_create(name="ep", url=receiver.url(path), **endpoint_fields)
     incident_services.incident_create(title="t", idempotency_key=f"k-{path}", actor=system_actor)
     return Delivery.objects.get(endpoint=endpoint)
 
@@ -34,7 +37,7 @@ def one_delivery(receiver, system_actor, path="/hook", **endpoint_fields) -> Del
 def attempt(delivery: Delivery) -> DeliveryAttempt:
     """Make the delivery due and attempt it, as a worker would."""
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now(), locked_until=None)
-    result = services.delivery_attempt(delivery_id=delivery.pk)
+    result = delivery_attempt(delivery_id=delivery.pk)
     assert result is not None
     return result
 
@@ -159,14 +162,14 @@ def test_re_enabling_through_the_api_clears_reason_and_window(api_client, receiv
 
 def test_test_sends_do_not_open_or_close_the_failing_window(receiver):
     receiver.script("/t", [500])
-    endpoint = services.endpoint_create(name="t", url=receiver.url("/t"))
-    services.endpoint_send_test(endpoint=endpoint)
+    endpoint = endpoint_create(name="t", url=receiver.url("/t"))
+    endpoint_send_test(endpoint=endpoint)
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None and endpoint.is_active
 
 
 def test_prune_deletes_old_finished_deliveries_attempts_and_orphan_events_in_batches(receiver, system_actor):
-    endpoint = services.endpoint_create(name="p", url=receiver.url("/p"))
+    endpoint = endpoint_create(name="p", url=receiver.url("/p"))
     for n in range(5):
         incident_services.incident_create(title=f"t{n}", idempotency_key=f"p{n}", actor=system_actor)
     deliveries = list(Delivery.objects.order_by("created_at"))
@@ -177,7 +180,7 @@ def test_prune_deletes_old_finished_deliveries_attempts_and_orphan_events_in_bat
     Delivery.objects.filter(pk__in=old_ids).update(created_at=old)
     Event.objects.update(created_at=old)
 
-    deleted = services.delivery_log_prune(batch_size=2)
+    deleted = delivery_log_prune(batch_size=2)
 
     assert deleted == {"deliveries": 3, "attempts": 3, "events": 3}
     remaining = set(Delivery.objects.values_list("pk", flat=True))

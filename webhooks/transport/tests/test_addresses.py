@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from webhooks import transport
-from webhooks.targets import TargetRefused, check_url, is_internal, resolve_allowed, validate_url_shape
+from webhooks.transport.addresses import TargetRefused, check_url, is_internal, resolve_allowed, validate_url_shape
 
 INTERNAL = [
     "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",

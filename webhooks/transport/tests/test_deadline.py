@@ -7,8 +7,8 @@ import time
 import pytest
 
 from webhooks import transport
-from webhooks.tests.test_sender import read_request, serve_once
 from webhooks.transport import storable
+from webhooks.transport.tests.test_client import read_request, serve_once
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import base64
 import pytest
 from standardwebhooks import Webhook
 
-from webhooks import signing
+from webhooks.transport import signing
 
 # The reference vector published with the Standard Webhooks / Svix libraries.
 REF_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -9,10 +9,6 @@ from django.conf import settings
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
-def max_attempts() -> int:
-    return 1 + len(settings.WEBHOOK_RETRY_DELAYS)
-
-
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds asked for by a Retry-After header (delay-seconds or an HTTP date), or None."""
     if not value:

@@ -1,0 +1,114 @@
+"""Operator actions: Send Test, redeliver, replay and prune the delivery log."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import Incident, Service
+from webhooks import formats
+from webhooks.delivery import claims, outbox, worker
+from webhooks.formats import opsknight as opsknight_format
+from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
+
+
+def _sample_incident(event_type: str) -> dict:
+    """The sample incident of a Send Test, as the real payload code renders it (an
+    unsaved Incident: nothing is written, and the body cannot drift from real ones)."""
+    now = timezone.now()
+    status = {
+        EVENT_TYPES.ACKNOWLEDGED: Incident.Status.ACKNOWLEDGED,
+        EVENT_TYPES.RESOLVED: Incident.Status.RESOLVED,
+    }.get(event_type, Incident.Status.TRIGGERED)
+    incident = Incident(
+        id="inc_TEST00000000000000000000000",
+        title="Test event from OpsKnight",
+        summary="Sent with Send Test: not a real incident.",
+        status=status,
+        severity=Incident.Severity.INFO,
+        service=Service(id="svc_TEST00000000000000000000000", name="OpsKnight test"),
+        escalation_level=1 if event_type == EVENT_TYPES.ESCALATED else 0,
+        created_at=now,
+        updated_at=now,
+        acknowledged_at=now if status == Incident.Status.ACKNOWLEDGED else None,
+        resolved_at=now if status == Incident.Status.RESOLVED else None,
+    )
+    return opsknight_format.incident_payload(incident)
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYPES.TRIGGERED) -> DeliveryAttempt:
+    """Send one signed sample event now, in this process, in the endpoint's format, and
+    log it as a test. One attempt, no retries: the operator sees the outcome at once."""
+    if event_type not in EVENT_TYPES.values:
+        raise ValidationError({"event_type": f"Unknown event type '{event_type}'."})
+    now = timezone.now()
+    event_id = new_event_id()
+    body = opsknight_format.event_body(
+        event_id=event_id, event_type=event_type, timestamp=now, incident=_sample_incident(event_type)
+    )
+    with transaction.atomic():
+        event = Event.objects.create(
+            id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
+        )
+        # Never due (no next_attempt_at), so neither a worker nor the dispatcher ever
+        # sends it: its one attempt is this one, whatever happens to this process.
+        delivery = Delivery.objects.create(
+            event=event,
+            endpoint=endpoint,
+            body=outbox.EventRenderer(event).body_for(endpoint),
+            origin=Delivery.Origin.TEST,
+            is_test=True,
+            attempt_count=1,
+            next_attempt_at=None,
+            locked_until=claims.lease_until(now),
+        )
+    return worker.send_and_record([delivery], not_after=claims.attempt_not_after())[0]
+
+
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send the same event (same body, same `webhook-id`) to the same endpoint again,
+    as a new delivery with its own retries. The body is rendered again in the endpoint's
+    format as it is now: the same bytes unless its format or options changed since."""
+    with transaction.atomic():
+        (redelivery,) = outbox.deliveries_create(
+            event=delivery.event, endpoints=[delivery.endpoint], origin=Delivery.Origin.REDELIVER
+        )
+    return redelivery
+
+
+def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
+    """Re-send every real event since `since` that the endpoint subscribes to, as new
+    deliveries of the same events. Returns how many."""
+    now = timezone.now()
+    fields = ("id", "type") if endpoint.format == formats.DEFAULT else ("id", "type", "payload")
+    events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only(*fields)
+    with transaction.atomic():
+        deliveries = outbox.deliveries_save_and_enqueue(
+            [
+                outbox.new_delivery(
+                    event.id, endpoint, Delivery.Origin.REPLAY, now, body=outbox.EventRenderer(event).body_for(endpoint)
+                )
+                for event in events.iterator(chunk_size=2000)
+                if endpoint.is_subscribed_to(event.type)
+            ]
+        )
+    return len(deliveries)
+
+
+def delivery_log_prune(*, older_than: timedelta | None = None, batch_size: int = 1000) -> dict[str, int]:
+    """Delete finished deliveries (with their attempts) and then events older than the
+    retention period (WEBHOOK_RETENTION_DAYS), in small batches, each in its own short
+    transaction, so no long lock is held on the log. Pending deliveries are kept."""
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
+    deleted = {"deliveries": 0, "attempts": 0, "events": 0}
+    old_finished = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    while ids := list(old_finished.values_list("id", flat=True)[:batch_size]):
+        with transaction.atomic():
+            deleted["attempts"] += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
+            deleted["deliveries"] += Delivery.objects.filter(pk__in=ids).delete()[0]
+    old_events = Event.objects.filter(created_at__lt=cutoff, deliveries__isnull=True)
+    while ids := list(old_events.values_list("id", flat=True)[:batch_size]):
+        deleted["events"] += Event.objects.filter(pk__in=ids, deliveries__isnull=True).delete()[0]
+    return deleted

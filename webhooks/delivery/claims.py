@@ -1,0 +1,62 @@
+"""Claims: the lease a worker takes on a delivery before sending it. "Claimable" (pending,
+due, not leased) is `DeliveryQuerySet.claimable` in the ORM and CLAIMABLE_SQL here, in
+the two one-statement claims (`UPDATE … RETURNING`)."""
+
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+
+from webhooks.models import Delivery
+
+# The same condition as DeliveryQuerySet.claimable, for the raw statements below.
+CLAIMABLE_SQL = "status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until <= %s)"
+# Time kept at the end of a lease to record the attempt: an attempt that ends later
+# could be sent again by another worker while it is still being recorded.
+RECORDING_MARGIN_SECONDS = 2.0
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+
+
+def attempt_not_after(lease_clock: float | None = None) -> float:
+    """When the attempts of a lease taken at `lease_clock` (time.monotonic(), default
+    now) must be over."""
+    lease_clock = time.monotonic() if lease_clock is None else lease_clock
+    return lease_clock + settings.WEBHOOK_LEASE_SECONDS - RECORDING_MARGIN_SECONDS
+
+
+def claim(delivery_ids: list[str], now: datetime) -> list[str]:
+    """Take the lease on those of `delivery_ids` that are due and free, in one statement
+    that also says which ones it took."""
+    if not delivery_ids:
+        return []
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(delivery_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET locked_until = %s, attempt_count = attempt_count + 1 "
+            f"WHERE id IN ({placeholders}) AND {CLAIMABLE_SQL} RETURNING id",
+            [adapt(lease_until(now)), *delivery_ids, Delivery.Status.PENDING, adapt(now), adapt(now)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def claim_more(*, limit: int, now: datetime, skip_endpoints: list[str]) -> list[str]:
+    """Take the lease on up to `limit` more due, free deliveries, oldest due first,
+    skipping rows another worker is claiming (PostgreSQL's SKIP LOCKED) and endpoints
+    this process already sends to at their cap. Elsewhere (SQLite): none."""
+    if connection.vendor != "postgresql" or limit <= 0:
+        return []
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET locked_until = %s, attempt_count = attempt_count + 1 WHERE id IN ("
+            f"SELECT id FROM {table} WHERE {CLAIMABLE_SQL} AND NOT (endpoint_id = ANY(%s)) "
+            "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+            [lease_until(now), Delivery.Status.PENDING, now, now, skip_endpoints, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -1,0 +1,197 @@
+"""Endpoint services: create, update (URL, subscriptions, format, custom headers),
+delete, rotate the secret, disable. Plain functions; the API and admin call them."""
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks import formats, notifications, transport
+from webhooks.models import EVENT_TYPES, WebhookEndpoint
+from webhooks.transport import signing
+from webhooks.transport.addresses import TargetRefused, check_url
+
+MIN_TYPED_SECRET_LENGTH = 16
+
+
+def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
+    errors: dict[str, str] = {}
+    if not endpoint.name.strip():
+        errors["name"] = "This field may not be blank."
+    try:
+        check_url(endpoint.url)
+    except TargetRefused as error:
+        errors["url"] = str(error)
+    if not isinstance(endpoint.event_types, list):
+        errors["event_types"] = "Give a list of event types."
+    else:
+        unknown = [t for t in endpoint.event_types if t not in EVENT_TYPES.values]
+        if unknown:
+            errors["event_types"] = (
+                f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: {', '.join(EVENT_TYPES.values)}."
+            )
+    try:
+        endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
+    except ValidationError as error:
+        errors.update({name: messages[0] for name, messages in error.message_dict.items()})
+    header_errors = transport.custom_header_errors(endpoint.headers)
+    if header_errors:
+        errors["headers"] = " ".join(header_errors)
+    if errors:
+        raise ValidationError(errors)
+    endpoint.full_clean()
+
+
+def check_format(*, format: str, format_options) -> dict:
+    """The format's options, checked (unknown keys refused); a ValidationError naming
+    `format` or each bad `format_options.<option>` otherwise."""
+    try:
+        return formats.validate_options(format, format_options)
+    except formats.UnknownFormat as error:
+        raise ValidationError({"format": str(error)}) from None
+    except formats.OptionsError as error:
+        raise ValidationError(
+            {
+                name if name == "format_options" else f"format_options.{name}": message
+                for name, message in error.errors.items()
+            }
+        ) from None
+
+
+def _check_typed_secret(secret: str) -> None:
+    if len(secret) < MIN_TYPED_SECRET_LENGTH:
+        raise ValidationError({"secret": f"A secret needs at least {MIN_TYPED_SECRET_LENGTH} characters."})
+
+
+def endpoint_create(
+    *,
+    name: str,
+    url: str,
+    event_types: list[str] | None = None,
+    is_active: bool = True,
+    description: str = "",
+    secret: str | None = None,
+    format: str = formats.DEFAULT,
+    format_options: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> WebhookEndpoint:
+    """Create an endpoint. The secret is generated unless one is typed; the caller shows
+    `endpoint.secret` once and never again."""
+    if secret:
+        _check_typed_secret(secret)
+    endpoint = WebhookEndpoint(
+        name=name,
+        url=url,
+        event_types=sorted(set(event_types or [])),
+        is_active=is_active,
+        description=description,
+        secret=secret or signing.generate_secret(),
+        format=format,
+        format_options={} if format_options is None else format_options,
+        headers=headers or {},
+    )
+    _validate_endpoint(endpoint)
+    endpoint.save(force_insert=True)
+    return endpoint
+
+
+ENDPOINT_UPDATABLE_FIELDS = frozenset(
+    {"name", "url", "event_types", "is_active", "description", "format", "format_options", "headers"}
+)
+
+
+def _keep_redacted_values(new: dict, old: dict) -> dict:
+    """Custom headers as given, except that a value sent back as REDACTED (as the API and
+    admin show sensitive ones) keeps the stored value of that header."""
+    if not isinstance(new, dict):
+        return new
+    return {name: old.get(name, value) if value == transport.REDACTED else value for name, value in new.items()}
+
+
+def _origin(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
+def endpoint_check_url_move(*, endpoint: WebhookEndpoint, new_url, new_headers) -> None:
+    """A credential-like custom header (shown redacted, so whoever edits may not know it)
+    was given for one host: it is not sent to another until the operator types it again
+    or removes it, so nobody can redirect a stored credential by changing the URL alone."""
+    if not isinstance(new_url, str) or _origin(new_url) == _origin(endpoint.url):
+        return
+    given = new_headers if isinstance(new_headers, dict) else None
+    stale = [
+        name
+        for name in endpoint.headers
+        if transport.is_sensitive_header(name) and (given is None or given.get(name) == transport.REDACTED)
+    ]
+    if stale:
+        old_host, new_host = _origin(endpoint.url)[0], _origin(new_url)[0]
+        raise ValidationError(
+            {
+                "headers": f"The URL moves from {old_host} to {new_host}: give the value of "
+                f"{', '.join(stale)} again (or remove it), so that a credential meant for {old_host} "
+                f"is not sent to {new_host}."
+            }
+        )
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    unknown = set(changes) - ENDPOINT_UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
+    if "format" in changes and changes["format"] != endpoint.format and "format_options" not in changes:
+        changes["format_options"] = {}  # the old format's options mean nothing to the new one
+    if "url" in changes:
+        endpoint_check_url_move(endpoint=endpoint, new_url=changes["url"], new_headers=changes.get("headers"))
+    if "headers" in changes:
+        changes["headers"] = _keep_redacted_values(changes["headers"], endpoint.headers)
+    for name, value in changes.items():
+        setattr(endpoint, name, sorted(set(value)) if name == "event_types" else value)
+    if changes.get("is_active") is True:
+        endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
+    elif changes.get("is_active") is False and not endpoint.disabled_at:
+        endpoint.disabled_reason, endpoint.disabled_at = "Disabled by hand.", timezone.now()
+    endpoint.updated_at = timezone.now()
+    _validate_endpoint(endpoint)
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = None) -> WebhookEndpoint:
+    """A new secret signs from now on; the old one signs alongside it for
+    WEBHOOK_SECRET_ROTATION_OVERLAP seconds, so receivers can switch without a gap."""
+    if secret:
+        _check_typed_secret(secret)
+    now = timezone.now()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + timedelta(seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP)
+    endpoint.secret = secret or signing.generate_secret()
+    endpoint.updated_at = now
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, now: datetime | None = None) -> bool:
+    """Stop sending to the endpoint and tell the admins (after commit). False if it was
+    already disabled."""
+    now = now or timezone.now()
+    disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_reason=reason[:500], disabled_at=now, updated_at=now
+    )
+    if disabled:
+        endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:500], now
+        endpoint_id = endpoint.pk
+        transaction.on_commit(lambda: notifications.endpoint_disabled(endpoint_id=endpoint_id))
+    return bool(disabled)
