@@ -206,6 +206,14 @@ class Receiver:
                     raise AssertionError(f"expected {count} requests to {path or 'any path'}, got {len(got)}")
                 self._changed.wait(left)
 
+    def wait_for_tls_failures(self, count: int = 1, timeout: float = 5.0) -> list[TlsFailure]:
+        """The client's refusal reaches the receiver's thread after the client has moved
+        on: wait for it."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.tls_failures) >= count, timeout):
+                raise AssertionError(f"expected {count} failed TLS handshakes, got {len(self.tls_failures)}")
+            return list(self.tls_failures)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

@@ -84,8 +84,7 @@ def test_a_certificate_for_another_name_is_refused_as_a_tls_error(serve, tls_ca_
     assert re.search(r"hostname|not valid for|match", message), result.error_message
     assert not result.succeeded
     assert receiver.received() == []  # nothing was sent over the refused connection
-    assert len(receiver.tls_failures) >= 1
-    assert receiver.tls_failures[0].sni == testhosts.WRONG
+    assert receiver.wait_for_tls_failures(1)[0].sni == testhosts.WRONG
 
 
 def test_an_expired_certificate_is_refused(serve, tls_ca_bundle):
