@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.meters import cores
 from bench.stack import (
     ROOT,
     ReceiverProcess,
@@ -27,7 +28,6 @@ from bench.stack import (
     bench_database_url,
     bench_redis_url,
     check_loopback,
-    cores,
     ensure_database,
     log,
 )
@@ -176,7 +176,8 @@ def services_up(database_url: str, redis_url: str, *, deadline: float) -> tuple:
 
 def run_scenario(number: int, bench, database_url: str, redis_url: str):
     """One scenario, once more if PostgreSQL or Redis restarted under it (the row says so)."""
-    from bench.scenarios import NAMES, SCENARIOS, Row
+    from bench.results import Row
+    from bench.scenarios import NAMES, SCENARIOS
 
     began = time.monotonic()
     code = (code_version(), engine_fingerprint())
@@ -240,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from django.conf import settings
 
-    from bench.scenarios import EMITTER_THREADS, Bench, Options, Row
+    from bench.harness import EMITTER_THREADS
+    from bench.results import Options, Row
+    from bench.scenarios import Bench
 
     options = Options(
         workers=args.workers,

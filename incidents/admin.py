@@ -46,6 +46,8 @@ class ExternalLinkInline(admin.TabularInline):
         return False
 
 
+# The webhooks app re-registers this admin with a timeline that also shows each entry's
+# webhook deliveries: webhooks/admin/incident_timeline.py (incidents never import webhooks).
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "status", "severity", "service", "escalation_level", "visibility", "created_at"]

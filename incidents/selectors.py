@@ -2,7 +2,9 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 
@@ -38,6 +40,12 @@ def incident_get(*, incident_id: str, include_private: bool) -> Incident:
     """Raises Incident.DoesNotExist for unknown ids and for private incidents the
     caller may not read: a private incident is invisible, not forbidden."""
     return incident_queryset(include_private=include_private).get(pk=incident_id)
+
+
+def incident_page_url(*, incident_id: str) -> str:
+    """The incident's page for people (its admin page), absolute on PUBLIC_BASE_URL: the
+    link chat messages and other formats carry. Ids need no admin quoting (`inc_` + ULID)."""
+    return settings.PUBLIC_BASE_URL + reverse("admin:incidents_incident_change", args=[incident_id])
 
 
 def incident_timeline(*, incident: Incident) -> QuerySet[IncidentEvent]:

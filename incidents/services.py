@@ -1,9 +1,8 @@
-"""Incident writes: creation and the lifecycle state machine.
+"""Incident writes: creation, the lifecycle state machine, external links and services."""
 
-Every change runs in one transaction that locks the incident row, bumps `version`,
-writes one `IncidentEvent` and announces it (`incident_event_recorded`), so the
-timeline, the version and whatever listeners write (the webhook outbox) agree.
-"""
+# Every change runs in one transaction that locks the incident row, bumps `version`,
+# writes one `IncidentEvent` and announces it (`incident_event_recorded`), so the
+# timeline, the version and whatever listeners write (the webhook outbox) agree.
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +120,17 @@ def incident_create(
             raise
         return existing, False
     return incident, True
+
+
+def incident_create_by_api_key(*, api_key, include_private: bool, **fields) -> tuple[Incident, bool]:
+    """`incident_create` for an API key (the fields are its own). Replaying the
+    idempotency_key of a private incident returns it only to a key that may read private
+    incidents (`include_private`), or to the key that declared it, so a sender can retry
+    its own request; any other key gets a ConflictError and learns nothing of it."""
+    incident, created = incident_create(**fields, actor=Actor.from_api_key(api_key), created_by_key=api_key)
+    if not created and incident.is_private and not include_private and incident.created_by_key_id != api_key.pk:
+        raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
+    return incident, created
 
 
 def _incident_holding_keys(incident: Incident) -> Incident | None:

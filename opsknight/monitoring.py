@@ -1,6 +1,8 @@
-"""For load balancers, orchestrators and Prometheus: /healthz (the process answers),
-/readyz (it can reach the database and Redis) and /metrics. Outside /api/: no API key,
-no rate limit, and nothing here reveals data (ids, URLs, payloads)."""
+"""For load balancers, orchestrators and Prometheus: /healthz, /readyz and /metrics, where
+apps add their collectors (`register_collector`) from their AppConfig.ready()."""
+
+# Outside /api/: no API key, no rate limit, and nothing here reveals data (ids, URLs,
+# payloads). /healthz: the process answers; /readyz: it reaches the database and Redis.
 
 import hmac
 import logging
@@ -11,9 +13,12 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from opsknight.api.errors import error_body
-from webhooks import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,27 @@ def _redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS, socket_timeout=CHECK_TIMEOUT_SECONDS)
 
 
+# Collectors that compute their figures when scraped (e.g. from the database), added by
+# the apps from AppConfig.ready(): this module serves them without importing the apps.
+_collectors: list[Collector] = []
+
+
+def register_collector(collector: Collector) -> None:
+    """Serve `collector` on /metrics, after every process's counters. Once per instance."""
+    if collector not in _collectors:
+        _collectors.append(collector)
+
+
+def metrics_exposition() -> bytes:
+    """The text a scrape gets: the counters every process wrote to PROMETHEUS_MULTIPROC_DIR,
+    then the registered collectors' figures."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    for collector in _collectors:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format. With METRICS_TOKEN set, only for "Bearer <token>"."""
@@ -69,7 +95,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _has_metrics_token(request: HttpRequest) -> bool:

@@ -7,8 +7,8 @@ from opsknight import monitoring
 from opsknight.api.errors import api_not_found
 
 api_v1 = [
-    path("", include("incidents.urls")),
-    path("", include("webhooks.urls")),
+    path("", include("incidents.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("schema", SpectacularJSONAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
 ]
 

@@ -1,15 +1,16 @@
-"""Prometheus metrics of webhook delivery, served by the web process at /metrics.
+"""Prometheus metrics of webhook delivery: attempt counters counted by the workers, and
+queue gauges read from the database at scrape time (served at /metrics by opsknight.monitoring)."""
 
-Two sources, each where its figures are true:
-- Counters and the duration histogram are counted where attempts happen, in the
-  worker processes (any number of them, each with many threads). They are kept in
-  prometheus_client's multiprocess mode: each process writes its values to its own
-  memory-mapped file in PROMETHEUS_MULTIPROC_DIR, and a scrape of any web process adds
-  up every file there. The counters only ever grow, also across worker restarts.
-- Gauges (pending, failed, queue lag, disabled endpoints) are the state of the
-  database, read at scrape time (`selectors.queue_health`: four queries on indexes
-  and the small endpoints table): right whichever process or host asks, never stale.
-"""
+# Two sources, each where its figures are true:
+# - Counters and the duration histogram are counted where attempts happen, in the
+#   worker processes (any number of them, each with many threads). They are kept in
+#   prometheus_client's multiprocess mode: each process writes its values to its own
+#   memory-mapped file in PROMETHEUS_MULTIPROC_DIR, and a scrape of any web process adds
+#   up every file there. The counters only ever grow, also across worker restarts.
+# - Gauges (pending, failed, queue lag, disabled endpoints) are the state of the
+#   database, read at scrape time (`selectors.queue_health`: four queries on indexes
+#   and the small endpoints table): right whichever process or host asks, never stale.
+#   The webhooks app registers QUEUE_HEALTH with opsknight.monitoring (WebhooksConfig.ready).
 
 import logging
 import os
@@ -19,11 +20,9 @@ from collections.abc import Iterable
 
 from django.db import DatabaseError
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, values
 from prometheus_client import Counter as PrometheusCounter
+from prometheus_client import Histogram, values
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from webhooks import selectors
@@ -31,7 +30,6 @@ from webhooks.models import EVENT_TYPES, DeliveryAttempt
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = [DeliveryAttempt.Outcome.SUCCEEDED.value, DeliveryAttempt.Outcome.FAILED.value]
 
 
@@ -135,9 +133,4 @@ class QueueHealthCollector(Collector):
             yield GaugeMetricFamily(name, documentation, value=value)
 
 
-def exposition() -> bytes:
-    """The text a scrape gets: every process's counters, and the database's gauges."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    registry.register(QueueHealthCollector())
-    return generate_latest(registry)
+QUEUE_HEALTH = QueueHealthCollector()

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from incidents import events, services
+from incidents import alerts, services
 from incidents.actors import Actor
 from incidents.models import ExternalLink, Incident, IncidentEvent
 from incidents.tests.test_concurrency import THREADS, run_at_once
@@ -19,7 +19,7 @@ pytestmark = [
 
 def test_concurrent_triggers_with_one_dedup_key_open_one_incident():
     def work(index):
-        return events.event_trigger(
+        return alerts.alert_trigger(
             summary=f"caller {index}", source="s", severity="error", dedup_key="storm", actor=Actor.system()
         )
 
@@ -37,7 +37,7 @@ def test_concurrent_api_triggers_and_resolves_stay_consistent():
     """Half the callers trigger, half resolve, over HTTP: every answer is 202 or (a
     resolve before any trigger) 404, and at most one incident is open at the end."""
     _, raw_key = api_key_create(name="storm", scopes=["incidents:write"])
-    incident_id = events.event_trigger(
+    incident_id = alerts.alert_trigger(
         summary="first", source="s", severity="info", dedup_key="mixed", actor=Actor.system()
     ).incident.id
 
@@ -60,11 +60,11 @@ def test_concurrent_api_triggers_and_resolves_stay_consistent():
 
 
 def test_concurrent_resolves_resolve_once():
-    incident = events.event_trigger(
+    incident = alerts.alert_trigger(
         summary="x", source="s", severity="info", dedup_key="resolve-race", actor=Actor.system()
     ).incident
 
-    results = run_at_once(lambda index: events.event_resolve(dedup_key="resolve-race", actor=Actor.system()))
+    results = run_at_once(lambda index: alerts.alert_resolve(dedup_key="resolve-race", actor=Actor.system()))
 
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sum(outcome.changed for outcome in results) == 1

@@ -8,6 +8,9 @@ from incidents.actors import Actor
 from incidents.models import Incident, IncidentEvent
 from incidents.signals import incident_event_recorded
 from incidents.tests.conftest import move_to
+from opsknight.errors import ConflictError
+from opsknight.models import Scope
+from opsknight.services import api_key_create
 
 S = Incident.Status
 T = IncidentEvent.Type
@@ -90,6 +93,29 @@ def test_create_validates_fields(system_actor, fields, bad_field):
         services.incident_create(actor=system_actor, **{"title": "ok", "idempotency_key": "v", **fields})
     assert bad_field in error.value.message_dict
     assert not Incident.objects.exists() and not IncidentEvent.objects.exists()
+
+
+def _api_key(*scopes: str):
+    key, _ = api_key_create(name="sender", scopes=[Scope.INCIDENTS_WRITE, *scopes])
+    return key
+
+
+@pytest.mark.django_db
+def test_create_by_api_key_replays_a_private_incident_only_to_its_sender_or_a_private_reader():
+    sender, other, reader = _api_key(), _api_key(), _api_key(Scope.INCIDENTS_READ_PRIVATE)
+    fields = {"title": "Payroll leak", "idempotency_key": "private-1", "visibility": Incident.Visibility.PRIVATE}
+    incident, created = services.incident_create_by_api_key(**fields, api_key=sender, include_private=False)
+    assert created and incident.created_by_key_id == sender.pk
+    assert incident.events.get().actor_id == sender.id
+
+    assert services.incident_create_by_api_key(**fields, api_key=sender, include_private=False) == (incident, False)
+    assert services.incident_create_by_api_key(**fields, api_key=reader, include_private=True) == (incident, False)
+    with pytest.raises(ConflictError, match="cannot read"):
+        services.incident_create_by_api_key(**fields, api_key=other, include_private=False)
+
+    public = {**fields, "idempotency_key": "public-1", "visibility": Incident.Visibility.PUBLIC}
+    first, _ = services.incident_create_by_api_key(**public, api_key=sender, include_private=False)
+    assert services.incident_create_by_api_key(**public, api_key=other, include_private=False) == (first, False)
 
 
 # --- transitions ---------------------------------------------------------------------------

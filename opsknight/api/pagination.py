@@ -1,6 +1,11 @@
+"""Cursor pagination for every list of the API: `{"results": [...], "next": <URL or null>}`."""
+
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 
 class NewestFirstCursorPagination(CursorPagination):
@@ -35,3 +40,17 @@ class NewestFirstCursorPagination(CursorPagination):
 
 class OldestFirstCursorPagination(NewestFirstCursorPagination):
     ordering = "id"
+
+
+def paginated_response(
+    *,
+    request,
+    view: APIView,
+    queryset: QuerySet,
+    serializer_class: type[BaseSerializer],
+    pagination_class: type[NewestFirstCursorPagination] = NewestFirstCursorPagination,
+) -> Response:
+    """One page of `queryset`, rendered by `serializer_class`, with the `next` cursor."""
+    paginator = pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -1,11 +1,13 @@
-"""/healthz and /readyz for load balancers, and the log formatters (LOG_FORMAT)."""
+"""/healthz and /readyz for load balancers, /metrics' collector registry, and the log formatters (LOG_FORMAT)."""
 
+import ast
 import importlib
 import json
 import logging
 import socket
 import sys
 from io import StringIO
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -13,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import OperationalError
 from django.test import override_settings
+from prometheus_client.core import GaugeMetricFamily
 
 from opsknight import monitoring
 from opsknight.logs import JsonFormatter, TextFormatter
@@ -129,3 +132,29 @@ def test_metrics_reset_empties_the_metric_directory(settings, tmp_path):
     call_command("metrics_reset", stdout=out)
     assert f"Removed 2 metric file(s) from {tmp_path}" in out.getvalue()
     assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.django_db
+def test_metrics_serves_the_collectors_apps_register(client, monkeypatch):
+    class Answer:
+        def collect(self):
+            yield GaugeMetricFamily("opsknight_test_answer", "A collector an app registered.", value=42)
+
+    monkeypatch.setattr(monitoring, "_collectors", [])
+    answer = Answer()
+    monitoring.register_collector(answer)
+    monitoring.register_collector(answer)  # once per instance, however often ready() runs
+    body = client.get("/metrics").content.decode()
+    assert body.count("opsknight_test_answer 42.0") == 1
+
+
+def test_the_project_package_imports_no_app():
+    """Apps import opsknight (API plumbing, errors, monitoring), never the other way round."""
+    package = Path(monitoring.__file__).parent
+    for path in package.rglob("*.py"):
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.split(".")[0] in ("incidents", "webhooks")], path

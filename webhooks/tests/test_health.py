@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from webhooks import charts, selectors
+from webhooks import selectors
+from webhooks.admin import chart
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -127,14 +128,14 @@ def hours_with(**counts_at) -> list[selectors.HourCounts]:
 
 
 def test_chart_draws_stacked_bars_scaled_to_the_tallest_hour():
-    svg = charts.deliveries_per_hour_svg(hours_with(h0={"succeeded": 2, "failed": 2}, h23={"succeeded": 8}))
+    svg = chart.deliveries_per_hour_svg(hours_with(h0={"succeeded": 2, "failed": 2}, h23={"succeeded": 8}))
 
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     heights = {
         (kind, float(height))
         for kind, height in re.findall(r'class="bar-(\w+)" x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)"', svg)
     }
-    plot = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    plot = chart.HEIGHT - chart.TOP - chart.BOTTOM
     assert ("succeeded", plot) in heights  # the tallest hour fills the plot
     assert ("failed", plot / 4) in heights and ("succeeded", plot / 4) in heights
     assert svg.count('class="bar-') == 3
@@ -145,6 +146,6 @@ def test_chart_draws_stacked_bars_scaled_to_the_tallest_hour():
 
 
 def test_chart_of_a_quiet_day_says_so():
-    svg = charts.deliveries_per_hour_svg(hours_with())
+    svg = chart.deliveries_per_hour_svg(hours_with())
     assert "No deliveries in the last 24 hours" in svg
     assert 'class="bar-' not in svg

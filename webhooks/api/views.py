@@ -6,14 +6,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from opsknight.api.pagination import NewestFirstCursorPagination
+from opsknight.api.pagination import paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
 from webhooks import selectors
 from webhooks.actions import delivery_redeliver, endpoint_replay, endpoint_send_test
-from webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
-from webhooks.models import Delivery, WebhookEndpoint
-from webhooks.serializers import (
+from webhooks.api.serializers import (
     DeliveryDetailOutput,
     DeliveryFilterInput,
     DeliveryOutput,
@@ -27,6 +25,8 @@ from webhooks.serializers import (
     SendTestInput,
     TestOutcomeOutput,
 )
+from webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
+from webhooks.models import Delivery, WebhookEndpoint
 
 MANAGE = Scope.WEBHOOKS_MANAGE
 
@@ -54,9 +54,9 @@ class WebhookListCreateApi(APIView):
         responses={200: paginated(EndpointOutput), **error_responses(400, 403)},
     )
     def get(self, request):
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.endpoint_list(), request, view=self)
-        return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
+        return paginated_response(
+            request=request, view=self, queryset=selectors.endpoint_list(), serializer_class=EndpointOutput
+        )
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -144,9 +144,7 @@ class WebhookDeliveriesApi(APIView):
         filters = DeliveryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         deliveries = selectors.delivery_list(endpoint=endpoint, **filters.validated_data)
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliveryOutput(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=deliveries, serializer_class=DeliveryOutput)
 
 
 class WebhookReplayApi(APIView):

@@ -1,15 +1,14 @@
-"""Incident and service API views: validate, call a service or selector, render."""
+"""Incident, alert-event and service API views: validate, call a service or selector, render."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import events, selectors, services
+from incidents import alerts, selectors, services
 from incidents.actors import Actor
-from incidents.models import ExternalLink, Incident, Service
-from incidents.serializers import (
+from incidents.api.serializers import (
     AlertEventInput,
     AlertEventOutput,
     ExternalLinkCreateInput,
@@ -21,9 +20,9 @@ from incidents.serializers import (
     ServiceCreateInput,
     ServiceOutput,
 )
-from opsknight.api.pagination import NewestFirstCursorPagination, OldestFirstCursorPagination
+from incidents.models import ExternalLink, Incident, Service
+from opsknight.api.pagination import OldestFirstCursorPagination, paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
-from opsknight.errors import ConflictError
 from opsknight.models import Scope
 
 READ = Scope.INCIDENTS_READ
@@ -53,9 +52,7 @@ class IncidentListCreateApi(APIView):
         filters = IncidentFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         incidents = selectors.incident_list(include_private=can_read_private(request), **filters.validated_data)
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(incidents, request, view=self)
-        return paginator.get_paginated_response(IncidentOutput(page, many=True).data)
+        return paginated_response(request=request, view=self, queryset=incidents, serializer_class=IncidentOutput)
 
     @extend_schema(
         operation_id="incidents_create",
@@ -71,18 +68,9 @@ class IncidentListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["service"] = fields.pop("service_id")
-        incident, created = services.incident_create(
-            **fields, actor=Actor.from_api_key(request.auth), created_by_key=request.auth
+        incident, created = services.incident_create_by_api_key(
+            **fields, api_key=request.auth, include_private=can_read_private(request)
         )
-        # Replaying a private incident's key shows it only to a key that may read it,
-        # or to the key that declared it (so a sender can retry its own request).
-        if (
-            not created
-            and incident.is_private
-            and not can_read_private(request)
-            and incident.created_by_key_id != request.auth.pk
-        ):
-            raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
         return Response(
             IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -106,45 +94,61 @@ class IncidentTimelineApi(APIView):
     )
     def get(self, request, incident_id: str):
         incident = get_visible_incident(request, incident_id)
-        paginator = OldestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.incident_timeline(incident=incident), request, view=self)
-        return paginator.get_paginated_response(IncidentEventOutput(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.incident_timeline(incident=incident),
+            serializer_class=IncidentEventOutput,
+            pagination_class=OldestFirstCursorPagination,
+        )
 
 
 class IncidentTransitionApi(APIView):
-    """Base for the four lifecycle actions; each subclass names its transition."""
+    """One lifecycle action on an incident; each subclass below names its transition."""
 
     required_scopes = {"POST": WRITE}
     transition: services.Transition
 
     def post(self, request, incident_id: str):
-        incident = get_visible_incident(request, incident_id)
         incident = services.incident_transition(
-            incident=incident, transition=self.transition, actor=Actor.from_api_key(request.auth)
+            incident=get_visible_incident(request, incident_id),
+            transition=self.transition,
+            actor=Actor.from_api_key(request.auth),
         )
         return Response(IncidentOutput(incident).data)
 
 
-def _transition_api(transition: services.Transition) -> type[IncidentTransitionApi]:
-    # A new function per action, so each gets its own OpenAPI operation.
-    def post(self, request, incident_id: str):
-        return IncidentTransitionApi.post(self, request, incident_id)
-
-    post = extend_schema(
-        operation_id=f"incidents_{transition.action}",
-        request=None,
-        responses={200: IncidentOutput, **error_responses(403, 404, 409)},
-        description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
-        f"emits `{transition.event_type}`. Any other status: 409.",
-    )(post)
-    name = f"Incident{transition.action.capitalize()}Api"
-    return type(name, (IncidentTransitionApi,), {"transition": transition, "post": post})
+def transition_schema(transition: services.Transition):
+    """The action's own OpenAPI operation, on the `post` its class inherits."""
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=f"incidents_{transition.action}",
+            request=None,
+            responses={200: IncidentOutput, **error_responses(403, 404, 409)},
+            description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
+            f"emits `{transition.event_type}`. Any other status: 409.",
+        )
+    )
 
 
-IncidentAcknowledgeApi = _transition_api(services.ACKNOWLEDGE)
-IncidentResolveApi = _transition_api(services.RESOLVE)
-IncidentEscalateApi = _transition_api(services.ESCALATE)
-IncidentReopenApi = _transition_api(services.REOPEN)
+@transition_schema(services.ACKNOWLEDGE)
+class IncidentAcknowledgeApi(IncidentTransitionApi):
+    transition = services.ACKNOWLEDGE
+
+
+@transition_schema(services.RESOLVE)
+class IncidentResolveApi(IncidentTransitionApi):
+    transition = services.RESOLVE
+
+
+@transition_schema(services.ESCALATE)
+class IncidentEscalateApi(IncidentTransitionApi):
+    transition = services.ESCALATE
+
+
+@transition_schema(services.REOPEN)
+class IncidentReopenApi(IncidentTransitionApi):
+    transition = services.REOPEN
 
 
 class IncidentLinkListCreateApi(APIView):
@@ -157,9 +161,13 @@ class IncidentLinkListCreateApi(APIView):
     )
     def get(self, request, incident_id: str):
         incident = get_visible_incident(request, incident_id)
-        paginator = OldestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.external_link_list(incident=incident), request, view=self)
-        return paginator.get_paginated_response(ExternalLinkOutput(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.external_link_list(incident=incident),
+            serializer_class=ExternalLinkOutput,
+            pagination_class=OldestFirstCursorPagination,
+        )
 
     @extend_schema(
         operation_id="incidents_links_create",
@@ -197,7 +205,7 @@ class IncidentLinkDetailApi(APIView):
 
 
 class AlertEventApi(APIView):
-    """PagerDuty Events API v2 shape; the rules are in incidents/events.py."""
+    """PagerDuty Events API v2 shape; the rules are in incidents/alerts.py."""
 
     required_scopes = {"POST": WRITE}
 
@@ -213,22 +221,16 @@ class AlertEventApi(APIView):
         data = AlertEventInput(data=request.data)
         data.is_valid(raise_exception=True)
         event = data.validated_data
-        actor = Actor.from_api_key(request.auth)
         try:
-            if event["event_action"] == "trigger":
-                payload = event["payload"]
-                outcome = events.event_trigger(
-                    **payload,
-                    dedup_key=event["dedup_key"],
-                    service=event["routing_key"],
-                    actor=actor,
-                    created_by_key=request.auth,
-                )
-            elif event["event_action"] == "acknowledge":
-                outcome = events.event_acknowledge(dedup_key=event["dedup_key"], actor=actor)
-            else:
-                outcome = events.event_resolve(dedup_key=event["dedup_key"], actor=actor)
-        except events.UnknownDedupKey as error:
+            outcome = alerts.alert_event_apply(
+                event_action=event["event_action"],
+                dedup_key=event["dedup_key"],
+                payload=event.get("payload"),
+                service=event["routing_key"],
+                actor=Actor.from_api_key(request.auth),
+                created_by_key=request.auth,
+            )
+        except alerts.UnknownDedupKey as error:
             raise NotFound(error.message) from None
         body = {
             "status": "success",
@@ -248,9 +250,9 @@ class ServiceListCreateApi(APIView):
         responses={200: paginated(ServiceOutput), **error_responses(400, 403)},
     )
     def get(self, request):
-        paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(selectors.service_list(), request, view=self)
-        return paginator.get_paginated_response(ServiceOutput(page, many=True).data)
+        return paginated_response(
+            request=request, view=self, queryset=selectors.service_list(), serializer_class=ServiceOutput
+        )
 
     @extend_schema(
         operation_id="services_create",

@@ -1,16 +1,5 @@
-"""The Events API (`POST /api/v1/events`): alerts from monitoring tools in PagerDuty
-Events API v2 shape, mapped onto the incident lifecycle.
-
-Not to be confused with the timeline (`IncidentEvent`): an alert event here may
-create an incident, acknowledge or resolve one, or change nothing at all.
-
-The rules (docs/integrations.md explains them to users):
-- `trigger` opens an incident for a `dedup_key` that has no open incident, and is a
-  no-op for one that has (a monitoring tool re-sends while the alert fires). After the
-  incident is resolved, the same `dedup_key` opens a new incident, as in PagerDuty.
-- `acknowledge` and `resolve` act on the dedup_key's open incident; on one already in
-  that state (or resolved) they change nothing and still succeed, since tools re-send.
-"""
+"""The Events API's rules (`POST /api/v1/events`): alerts from monitoring tools, in
+PagerDuty Events API v2 shape, mapped onto the incident lifecycle."""
 
 import json
 import uuid
@@ -22,6 +11,16 @@ from django.db import IntegrityError
 from incidents import services
 from incidents.actors import Actor
 from incidents.models import Incident, Service
+
+# Not to be confused with the timeline (`IncidentEvent`): an alert event here may
+# create an incident, acknowledge or resolve one, or change nothing at all.
+#
+# The rules (docs/integrations.md explains them to users):
+# - `trigger` opens an incident for a `dedup_key` that has no open incident, and is a
+#   no-op for one that has (a monitoring tool re-sends while the alert fires). After the
+#   incident is resolved, the same `dedup_key` opens a new incident, as in PagerDuty.
+# - `acknowledge` and `resolve` act on the dedup_key's open incident; on one already in
+#   that state (or resolved) they change nothing and still succeed, since tools re-send.
 
 Severity = Incident.Severity
 
@@ -48,7 +47,7 @@ class UnknownDedupKey(Exception):
 
 
 @dataclass(frozen=True)
-class EventOutcome:
+class AlertOutcome:
     dedup_key: str
     incident: Incident
     changed: bool  # False when the event was a duplicate or found the incident already there
@@ -82,7 +81,7 @@ def _incident_summary(*, summary: str, source: str, component: str, custom_detai
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
 
 
-def event_trigger(
+def alert_trigger(
     *,
     summary: str,
     source: str,
@@ -93,7 +92,7 @@ def event_trigger(
     custom_details: Any = None,
     service: Service | None = None,
     created_by_key=None,
-) -> EventOutcome:
+) -> AlertOutcome:
     """Open an incident for the alert, or find the open one with its dedup_key.
     `severity` is PagerDuty's: critical, error, warning or info."""
     dedup_key = dedup_key or new_dedup_key()
@@ -117,7 +116,7 @@ def event_trigger(
             if attempt == TRIGGER_ATTEMPTS - 1:
                 raise
             continue
-        return EventOutcome(dedup_key=dedup_key, incident=incident, changed=created)
+        return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=created)
     raise AssertionError("unreachable")
 
 
@@ -130,20 +129,43 @@ def _incident_for(dedup_key: str) -> Incident:
     return incident
 
 
-def _apply(*, dedup_key: str, transition: services.Transition, actor: Actor) -> EventOutcome:
+def _apply(*, dedup_key: str, transition: services.Transition, actor: Actor) -> AlertOutcome:
     incident = _incident_for(dedup_key)
     try:
         incident = services.incident_transition(incident=incident, transition=transition, actor=actor)
     except services.InvalidTransition:
         # Already acknowledged or resolved (maybe by a concurrent copy of this event).
         incident.refresh_from_db()
-        return EventOutcome(dedup_key=dedup_key, incident=incident, changed=False)
-    return EventOutcome(dedup_key=dedup_key, incident=incident, changed=True)
+        return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=False)
+    return AlertOutcome(dedup_key=dedup_key, incident=incident, changed=True)
 
 
-def event_acknowledge(*, dedup_key: str, actor: Actor) -> EventOutcome:
+def alert_acknowledge(*, dedup_key: str, actor: Actor) -> AlertOutcome:
     return _apply(dedup_key=dedup_key, transition=services.ACKNOWLEDGE, actor=actor)
 
 
-def event_resolve(*, dedup_key: str, actor: Actor) -> EventOutcome:
+def alert_resolve(*, dedup_key: str, actor: Actor) -> AlertOutcome:
     return _apply(dedup_key=dedup_key, transition=services.RESOLVE, actor=actor)
+
+
+def alert_event_apply(
+    *,
+    event_action: str,
+    actor: Actor,
+    dedup_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+    service: Service | None = None,
+    created_by_key=None,
+) -> AlertOutcome:
+    """One Events API event: `trigger` (with the alert's `payload`: summary, source,
+    severity, ...), `acknowledge` or `resolve`. Raises UnknownDedupKey for an acknowledge
+    or resolve whose dedup_key no incident has."""
+    if event_action == "trigger":
+        return alert_trigger(
+            **(payload or {}), dedup_key=dedup_key, service=service, actor=actor, created_by_key=created_by_key
+        )
+    if event_action == "acknowledge":
+        return alert_acknowledge(dedup_key=dedup_key, actor=actor)
+    if event_action == "resolve":
+        return alert_resolve(dedup_key=dedup_key, actor=actor)
+    raise ValueError(f"Unknown event_action '{event_action}': trigger, acknowledge or resolve.")

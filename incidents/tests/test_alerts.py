@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from incidents import events, services
+from incidents import alerts, services
 from incidents.models import Incident, IncidentEvent
 from opsknight.models import Scope
 from opsknight.tests.asserts import assert_api_error
@@ -281,14 +281,29 @@ def test_events_need_the_write_scope(make_api_client, client):
 
 
 def test_event_trigger_service_returns_whether_it_changed_anything(system_actor):
-    first = events.event_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
-    again = events.event_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
+    first = alerts.alert_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
+    again = alerts.alert_trigger(summary="s", source="x", severity="error", dedup_key="svc-1", actor=system_actor)
     assert (first.changed, again.changed) == (True, False)
     assert first.incident.id == again.incident.id
-    assert events.event_acknowledge(dedup_key="svc-1", actor=system_actor).changed is True
-    assert events.event_acknowledge(dedup_key="svc-1", actor=system_actor).changed is False
-    with pytest.raises(events.UnknownDedupKey):
-        events.event_resolve(dedup_key="svc-2", actor=system_actor)
+    assert alerts.alert_acknowledge(dedup_key="svc-1", actor=system_actor).changed is True
+    assert alerts.alert_acknowledge(dedup_key="svc-1", actor=system_actor).changed is False
+    with pytest.raises(alerts.UnknownDedupKey):
+        alerts.alert_resolve(dedup_key="svc-2", actor=system_actor)
+
+
+def test_alert_event_apply_dispatches_on_the_event_action(system_actor):
+    payload = {"summary": "Disk full", "source": "db-1", "severity": "warning"}
+    opened = alerts.alert_event_apply(event_action="trigger", dedup_key="apply-1", payload=payload, actor=system_actor)
+    assert opened.changed and opened.incident.severity == Incident.Severity.MEDIUM
+    acknowledged = alerts.alert_event_apply(event_action="acknowledge", dedup_key="apply-1", actor=system_actor)
+    assert acknowledged.incident.status == Incident.Status.ACKNOWLEDGED
+    resolved = alerts.alert_event_apply(event_action="resolve", dedup_key="apply-1", actor=system_actor)
+    assert resolved.incident.status == Incident.Status.RESOLVED
+    assert opened.incident.id == acknowledged.incident.id == resolved.incident.id
+    with pytest.raises(alerts.UnknownDedupKey):
+        alerts.alert_event_apply(event_action="resolve", dedup_key="apply-2", actor=system_actor)
+    with pytest.raises(ValueError):
+        alerts.alert_event_apply(event_action="snooze", dedup_key="apply-1", actor=system_actor)
 
 
 def test_api_created_incidents_have_no_dedup_key_and_do_not_collide(api_client, system_actor):

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from incidents.events import ALERT_SEVERITIES
+from incidents.alerts import ALERT_SEVERITIES
 from incidents.models import HTTP_URL, ExternalLink, Incident, IncidentEvent, Service
 
 

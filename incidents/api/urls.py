@@ -1,0 +1,24 @@
+from django.urls import path
+
+from incidents.api import views
+
+urlpatterns = [
+    path("incidents", views.IncidentListCreateApi.as_view(), name="incident-list"),
+    path("incidents/<str:incident_id>", views.IncidentDetailApi.as_view(), name="incident-detail"),
+    path("incidents/<str:incident_id>/events", views.IncidentTimelineApi.as_view(), name="incident-events"),
+    path(
+        "incidents/<str:incident_id>/acknowledge", views.IncidentAcknowledgeApi.as_view(), name="incident-acknowledge"
+    ),
+    path("incidents/<str:incident_id>/resolve", views.IncidentResolveApi.as_view(), name="incident-resolve"),
+    path("incidents/<str:incident_id>/escalate", views.IncidentEscalateApi.as_view(), name="incident-escalate"),
+    path("incidents/<str:incident_id>/reopen", views.IncidentReopenApi.as_view(), name="incident-reopen"),
+    path("incidents/<str:incident_id>/links", views.IncidentLinkListCreateApi.as_view(), name="incident-links"),
+    path(
+        "incidents/<str:incident_id>/links/<str:link_id>",
+        views.IncidentLinkDetailApi.as_view(),
+        name="incident-link-detail",
+    ),
+    path("events", views.AlertEventApi.as_view(), name="alert-events"),
+    path("services", views.ServiceListCreateApi.as_view(), name="service-list"),
+    path("services/<str:service_id>", views.ServiceDetailApi.as_view(), name="service-detail"),
+]

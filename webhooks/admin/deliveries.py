@@ -1,0 +1,165 @@
+"""Deliveries in the admin: the log with filters, one delivery's exact request and every
+attempt, and Redeliver. Changes go through webhooks.actions."""
+
+import json
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from webhooks.actions import delivery_redeliver
+from webhooks.admin.html import AdminMedia, badge, headers_table, local_time, preformatted
+from webhooks.models import Delivery, DeliveryAttempt
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    verbose_name_plural = "attempts"
+    fields = ["number", "started_at", "duration", "result", "response", "headers_received"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="duration")
+    def duration(self, attempt: DeliveryAttempt) -> str:
+        return f"{attempt.duration_ms} ms"
+
+    @admin.display(description="result")
+    def result(self, attempt: DeliveryAttempt) -> str:
+        status = f"HTTP {attempt.response_status}" if attempt.response_status is not None else "no answer"
+        error = f"{attempt.error_class}: {attempt.error_message}" if attempt.error_class else ""
+        return format_html("{} {}<br><small>{}</small>", badge(attempt.outcome), status, error)
+
+    @admin.display(description="response excerpt")
+    def response(self, attempt: DeliveryAttempt) -> str:
+        return preformatted(attempt.response_body_excerpt) if attempt.response_body_excerpt else "—"
+
+    @admin.display(description="response headers")
+    def headers_received(self, attempt: DeliveryAttempt) -> str:
+        return headers_table(attempt.response_headers)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    Media = AdminMedia
+    change_form_template = "admin/webhooks/delivery/change_form.html"
+    list_display = [
+        "id", "status_badge", "event_type", "endpoint_name", "origin", "attempts", "last_code", "created",
+    ]  # fmt: skip
+    list_filter = ["status", "endpoint", "event__type", "is_test", "origin", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["=id", "=event__id", "=event__incident__id"]
+    search_help_text = "A delivery id (dlv_…), an event id (evt_…) or an incident id (inc_…)."
+    list_select_related = ["event", "endpoint"]
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+    date_hierarchy = "created_at"
+    overview = [
+        "id", "status_badge", "endpoint_link", "event_link", "event_type", "incident_link", "origin", "is_test",
+        "attempt_count", "next_attempt_at", "last_status_code", "last_error", "created_at", "completed_at",
+    ]  # fmt: skip
+    fieldsets = [(None, {"fields": overview}), ("Request", {"fields": ["request_line", "request_headers", "payload"]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("event", "endpoint")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, delivery: Delivery) -> str:
+        return badge(delivery.status)
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, delivery: Delivery) -> str:
+        return delivery.event.type
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempts(self, delivery: Delivery) -> int:
+        return delivery.attempt_count
+
+    @admin.display(description="last HTTP", ordering="last_status_code")
+    def last_code(self, delivery: Delivery) -> str:
+        return "—" if delivery.last_status_code is None else str(delivery.last_status_code)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, delivery: Delivery) -> str:
+        return local_time(delivery.created_at)
+
+    @admin.display(description="endpoint", ordering="endpoint__name")
+    def endpoint_name(self, delivery: Delivery) -> str:
+        return delivery.endpoint.name
+
+    @admin.display(description="endpoint")
+    def endpoint_link(self, delivery: Delivery) -> str:
+        url = reverse("admin:webhooks_webhookendpoint_change", args=[quote(delivery.endpoint_id)])
+        return format_html('<a href="{}">{}</a>', url, delivery.endpoint)
+
+    @admin.display(description="event")
+    def event_link(self, delivery: Delivery) -> str:
+        url = reverse("admin:webhooks_delivery_changelist") + f"?q={delivery.event_id}"
+        return format_html('{} (<a href="{}">all its deliveries</a>)', delivery.event_id, url)
+
+    @admin.display(description="incident")
+    def incident_link(self, delivery: Delivery) -> str:
+        if not delivery.event.incident_id:
+            return "— (a test event)" if delivery.is_test else "—"
+        url = reverse("admin:incidents_incident_change", args=[quote(delivery.event.incident_id)])
+        return format_html('<a href="{}">{}</a>', url, delivery.event.incident_id)
+
+    def _last_attempt(self, delivery: Delivery) -> DeliveryAttempt | None:
+        attempts = list(delivery.attempts.all())
+        return attempts[-1] if attempts else None
+
+    @admin.display(description="request")
+    def request_line(self, delivery: Delivery) -> str:
+        return format_html("<code>POST {}</code>", delivery.endpoint.url)
+
+    @admin.display(description="headers (of the last attempt)")
+    def request_headers(self, delivery: Delivery) -> str:
+        attempt = self._last_attempt(delivery)
+        if attempt is None:
+            return "Not sent yet: the headers are signed when an attempt is made."
+        return headers_table(attempt.request_headers)
+
+    @admin.display(description="body")
+    def payload(self, delivery: Delivery) -> str:
+        try:
+            pretty = json.dumps(json.loads(delivery.sent_body), indent=2, ensure_ascii=False)
+        except ValueError:
+            pretty = delivery.sent_body
+        return format_html(
+            '{}<details><summary>Exact bytes as sent</summary><pre class="ok-pre">{}</pre></details>',
+            preformatted(pretty),
+            delivery.sent_body,
+        )
+
+    def get_urls(self):
+        redeliver = self.admin_site.admin_view(require_POST(self.redeliver_view))
+        return [
+            path("<path:object_id>/redeliver/", redeliver, name="webhooks_delivery_redeliver"),
+            *super().get_urls(),
+        ]
+
+    def redeliver_view(self, request, object_id):
+        delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=unquote(object_id))
+        if not self.has_change_permission(request, delivery):
+            raise PermissionDenied
+        redelivery = delivery_redeliver(delivery=delivery)
+        self.message_user(request, f"Queued {redelivery.id}: the same event, to the same endpoint.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[quote(redelivery.pk)]))
+
+    @admin.action(description="Redeliver (same event, new delivery)")
+    def redeliver(self, request, queryset):
+        created = [delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
+        self.message_user(request, f"Queued {len(created)} redelivery(ies).", messages.SUCCESS)

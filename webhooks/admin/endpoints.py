@@ -1,0 +1,246 @@
+"""Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test,
+the secret shown once, rotation and replay (changes through webhooks.endpoints and actions)."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from webhooks import selectors
+from webhooks.actions import endpoint_replay, endpoint_send_test
+from webhooks.admin import chart
+from webhooks.admin.forms import EDITABLE_FIELDS, EndpointForm
+from webhooks.admin.html import AdminMedia, badge, local_time, milliseconds
+from webhooks.endpoints import endpoint_create, endpoint_rotate_secret, endpoint_update
+from webhooks.models import EVENT_TYPES, DeliveryAttempt, WebhookEndpoint
+
+
+def endpoint_deliveries_url(endpoint: WebhookEndpoint) -> str:
+    return reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={quote(endpoint.pk)}"
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    Media = AdminMedia
+    change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
+    list_display = [
+        "name", "url", "subscribed_events", "state", "last_delivery", "success_rate_24h", "duration_24h",
+        "pending_failed",
+    ]  # fmt: skip
+    list_filter = ["is_active"]
+    search_fields = ["id", "name", "url"]
+    actions = ["send_test", "rotate_secret", "enable"]
+    readonly_fields = [
+        "id", "disabled_reason", "disabled_at", "failing_since", "previous_secret_expires_at",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        return [*EDITABLE_FIELDS, "secret"] if obj is None else ["id", *EDITABLE_FIELDS, *self.readonly_fields[1:]]
+
+    def get_changelist_instance(self, request):
+        """Health for the page's endpoints in a fixed number of queries, however many rows."""
+        changelist = super().get_changelist_instance(request)
+        health = selectors.endpoints_health(endpoint_ids=[endpoint.pk for endpoint in changelist.result_list])
+        for endpoint in changelist.result_list:
+            endpoint.health = health.get(endpoint.pk, selectors.EndpointHealth(endpoint=endpoint))
+        return changelist
+
+    # --- List columns -----------------------------------------------------------------
+
+    @admin.display(description="events")
+    def subscribed_events(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(t.removeprefix("incident.") for t in endpoint.event_types) or "all events"
+
+    @admin.display(description="state", ordering="is_active")
+    def state(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.is_active:
+            return badge("active")
+        return format_html("{}<br><small>{}</small>", badge("disabled"), endpoint.disabled_reason)
+
+    @admin.display(description="last delivery")
+    def last_delivery(self, endpoint) -> str:
+        health = endpoint.health
+        if not health.last_status:
+            return "—"
+        return format_html("{} {}", badge(health.last_status), f"{timezone.localtime(health.last_at):%Y-%m-%d %H:%M}")
+
+    @admin.display(description="success (24 h)")
+    def success_rate_24h(self, endpoint) -> str:
+        health = endpoint.health
+        if health.success_rate_24h is None:
+            return "—"
+        return f"{100 * health.success_rate_24h:.0f}% of {health.finished_24h}"
+
+    @admin.display(description="p50 / p95 (24 h)")
+    def duration_24h(self, endpoint) -> str:
+        return f"{milliseconds(endpoint.health.p50_ms)} / {milliseconds(endpoint.health.p95_ms)}"
+
+    @admin.display(description="pending / failed (24 h)")
+    def pending_failed(self, endpoint) -> str:
+        deliveries = reverse("admin:webhooks_delivery_changelist")
+        return format_html(
+            '<a href="{}?endpoint__id__exact={}&status__exact=pending">{}</a> / '
+            '<a href="{}?endpoint__id__exact={}&status__exact=failed">{}</a>',
+            deliveries, endpoint.pk, endpoint.health.pending, deliveries, endpoint.pk, endpoint.health.failed_24h,
+        )  # fmt: skip
+
+    # --- Add and change ---------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {name: data[name] for name in EDITABLE_FIELDS}
+        if change:
+            # From the stored row: the form has already copied its values onto obj, and the
+            # service keeps stored header values the form shows redacted.
+            endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
+            return
+        endpoint = endpoint_create(**fields, secret=data.get("secret") or None)
+        obj.pk, obj.secret = endpoint.pk, endpoint.secret
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The answer to the POST is the one page that shows the secret: no redirect, no
+        # message stored in a cookie or session.
+        return self._secret_page(request, [obj], created=True)
+
+    def _secret_page(self, request, endpoints: list[WebhookEndpoint], *, created: bool) -> TemplateResponse:
+        """The one page that shows secrets: the answer to a creation or a rotation. Not a
+        redirect with a message, so a secret never sits in a cookie or the session."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Endpoint created: copy its signing secret" if created else "Secret rotated: copy the new one",
+            "created": created,
+            "endpoints": [
+                {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
+                for number, endpoint in enumerate(endpoints)
+            ],
+        }
+        # admin_view() marks it never_cache: no copy of the secret in a browser cache.
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is not None:
+            health = selectors.endpoints_health(endpoint_ids=[endpoint.pk])[endpoint.pk]
+            hours = selectors.endpoint_deliveries_per_hour(endpoint=endpoint)
+            extra_context = {
+                **(extra_context or {}),
+                "health": health,
+                "p50": milliseconds(health.p50_ms),
+                "p95": milliseconds(health.p95_ms),
+                "success_rate": None if health.success_rate_24h is None else f"{100 * health.success_rate_24h:.0f}%",
+                "chart": mark_safe(chart.deliveries_per_hour_svg(hours)),  # noqa: S308 - built from numbers only
+                "event_types": EVENT_TYPES.choices,
+                "test_attempt": self._test_attempt(endpoint, request.GET.get("test_delivery")),
+                "deliveries_url": endpoint_deliveries_url(endpoint),
+                "replay_default": f"{timezone.localtime(timezone.now() - selectors.HEALTH_WINDOW):%Y-%m-%dT%H:%M}",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def _test_attempt(endpoint: WebhookEndpoint, delivery_id: str | None) -> DeliveryAttempt | None:
+        if not delivery_id:
+            return None
+        return (
+            DeliveryAttempt.objects.filter(delivery_id=delivery_id, delivery__endpoint=endpoint, delivery__is_test=True)
+            .select_related("delivery__event")
+            .first()
+        )
+
+    # --- Buttons on the change page ---------------------------------------------------
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(require_POST(function))
+
+        return [
+            path("<path:object_id>/send-test/", view(self.send_test_view), name="webhooks_webhookendpoint_send_test"),
+            path("<path:object_id>/rotate-secret/", view(self.rotate_view), name="webhooks_webhookendpoint_rotate"),
+            path("<path:object_id>/replay/", view(self.replay_view), name="webhooks_webhookendpoint_replay"),
+            *super().get_urls(),
+        ]
+
+    def _endpoint_to_change(self, request, object_id: str) -> WebhookEndpoint:
+        endpoint = get_object_or_404(WebhookEndpoint, pk=unquote(object_id))
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        return endpoint
+
+    def _change_url(self, endpoint: WebhookEndpoint) -> str:
+        return reverse("admin:webhooks_webhookendpoint_change", args=[quote(endpoint.pk)])
+
+    def send_test_view(self, request, object_id):
+        endpoint = self._endpoint_to_change(request, object_id)
+        event_type = request.POST.get("event_type") or EVENT_TYPES.TRIGGERED
+        if event_type not in EVENT_TYPES.values:
+            self.message_user(request, f"Unknown event type '{event_type[:100]}'.", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(endpoint))
+        attempt = endpoint_send_test(endpoint=endpoint, event_type=event_type)
+        self.log_change(request, endpoint, f"Send Test ({event_type}): {send_test_outcome_line(attempt)[:150]}")
+        # Redirect to a page that shows this attempt: reloading it does not send again.
+        return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
+
+    def rotate_view(self, request, object_id):
+        endpoint = endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
+        self.log_change(request, endpoint, "Rotated the signing secret.")
+        return self._secret_page(request, [endpoint], created=False)
+
+    def replay_view(self, request, object_id):
+        endpoint = self._endpoint_to_change(request, object_id)
+        try:
+            since = parse_datetime(request.POST.get("since", "").strip())
+        except ValueError:  # well-formed but not a date, like month 13
+            since = None
+        if since is None:
+            self.message_user(request, "Give the date and time to replay from, e.g. 2024-01-15 10:30.", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(endpoint))
+        if timezone.is_naive(since):
+            since = timezone.make_aware(since)
+        count = endpoint_replay(endpoint=endpoint, since=since)
+        self.log_change(request, endpoint, f"Replayed {count} event(s) since {since.isoformat()}.")
+        self.message_user(
+            request,
+            f"Queued {count} delivery(ies): every event since {local_time(since)} that {endpoint.name} subscribes to.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(endpoint_deliveries_url(endpoint))
+
+    # --- List actions -----------------------------------------------------------------
+
+    @admin.action(description="Send Test (a signed sample event, now)")
+    def send_test(self, request, queryset):
+        for endpoint in queryset:
+            attempt = endpoint_send_test(endpoint=endpoint)
+            level = messages.SUCCESS if attempt.outcome == DeliveryAttempt.Outcome.SUCCEEDED else messages.ERROR
+            self.message_user(request, f"{endpoint.name}: {send_test_outcome_line(attempt)}", level)
+
+    @admin.action(description="Enable (clears the disabled reason and the failing window)")
+    def enable(self, request, queryset):
+        for endpoint in queryset:
+            endpoint_update(endpoint=endpoint, is_active=True)
+        self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
+
+    @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
+    def rotate_secret(self, request, queryset):
+        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        for endpoint in rotated:
+            self.log_change(request, endpoint, "Rotated the signing secret.")
+        return self._secret_page(request, rotated, created=False)
+
+
+def send_test_outcome_line(attempt: DeliveryAttempt) -> str:
+    result = f"HTTP {attempt.response_status}" if attempt.response_status is not None else "no answer"
+    if attempt.outcome != DeliveryAttempt.Outcome.SUCCEEDED:
+        result = f"failed: {attempt.delivery.last_error or result}"
+    excerpt = attempt.response_body_excerpt[:200]
+    return f"{result} in {attempt.duration_ms} ms" + (f" — {excerpt}" if excerpt else "")

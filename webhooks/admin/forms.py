@@ -1,0 +1,116 @@
+"""The endpoint form of the admin: event types with their meaning, format, custom headers
+typed one per line, and an optional typed secret. Checks go through webhooks.endpoints."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from webhooks import formats, transport
+from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH, check_format, endpoint_check_url_move
+from webhooks.models import EVENT_TYPES, WebhookEndpoint
+from webhooks.transport.addresses import TargetRefused, check_url
+
+EVENT_DESCRIPTIONS = {
+    EVENT_TYPES.TRIGGERED: "an incident is declared",
+    EVENT_TYPES.ACKNOWLEDGED: "someone takes it",
+    EVENT_TYPES.ESCALATED: "it is escalated one level",
+    EVENT_TYPES.RESOLVED: "it is resolved",
+    EVENT_TYPES.REOPENED: "a resolved incident comes back",
+}
+
+EDITABLE_FIELDS = ["name", "url", "event_types", "format", "format_options", "is_active", "headers", "description"]
+
+
+def headers_text(headers: dict[str, str]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in headers.items())
+
+
+class HeadersField(forms.CharField):
+    """Custom headers typed one per line as `Name: value`."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60, "placeholder": "Authorization: Bearer ...\nX-Tenant: acme"})
+
+    def to_python(self, value) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, colon, header_value = line.partition(":")
+            if not colon:
+                raise ValidationError(f"Line {number}: write each header as 'Name: value'.")
+            headers[name.strip()] = header_value.strip()
+        return headers
+
+    def validate(self, value) -> None:
+        errors = transport.custom_header_errors(value)
+        if errors:
+            raise ValidationError(errors)
+
+    def prepare_value(self, value):
+        return headers_text(value) if isinstance(value, dict) else value
+
+
+class EndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        choices=[(value, f"{value} — {EVENT_DESCRIPTIONS[value]}") for value in EVENT_TYPES.values],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Leave every box empty to receive all event types, including ones added later.",
+    )
+    format = forms.ChoiceField(
+        choices=[(name, name) for name in formats.NAMES],
+        required=False,
+        initial=formats.DEFAULT,
+        help_text="What the endpoint receives: the OpsKnight JSON, a chat message or incident.io's envelope.",
+    )
+    headers = HeadersField(
+        required=False,
+        help_text=(
+            "Extra headers sent on every attempt, one 'Name: value' per line. Content-Type, User-Agent, Host, "
+            "webhook-* and X-OpsKnight-* are set by OpsKnight and refused here. Credential-like values show as "
+            f"{transport.REDACTED}; leave that in place to keep the stored value."
+        ),
+    )
+    secret = forms.CharField(
+        required=False,
+        min_length=MIN_TYPED_SECRET_LENGTH,
+        max_length=200,
+        help_text="Leave empty to generate one (recommended). It is shown once, after saving.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [*EDITABLE_FIELDS]
+        help_texts = {"format_options": 'What the format needs, e.g. {"chat_id": "-1001234567890"} for telegram.'}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["headers"] = transport.redact_headers(self.instance.headers, custom=self.instance.headers)
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            check_url(url)
+        except TargetRefused as error:
+            raise forms.ValidationError(str(error)) from None
+        return url
+
+    def clean(self):
+        data = super().clean()
+        if "format" in data:
+            data["format"] = data["format"] or formats.DEFAULT
+            try:
+                data["format_options"] = check_format(
+                    format=data["format"], format_options=data.get("format_options") or {}
+                )
+            except ValidationError as error:
+                for name, problems in error.message_dict.items():
+                    field, _, option = name.partition(".")
+                    self.add_error(field, f"{option}: {problems[0]}" if option else problems[0])
+        if not self.instance._state.adding and "url" in data and "headers" in data:
+            stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
+            try:
+                endpoint_check_url_move(endpoint=stored, new_url=data["url"], new_headers=data["headers"])
+            except ValidationError as error:
+                self.add_error("headers", error.message_dict["headers"][0])
+        return data
