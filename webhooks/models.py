@@ -130,6 +130,11 @@ class Delivery(models.Model):
     # The body for an endpoint with another format than the default, rendered once when
     # the delivery is written; empty: the event's own payload is sent.
     body = models.TextField(blank=True)
+    # A format may turn one event into several messages (incident.io), each its own
+    # delivery: its `webhook-id` (empty: the event's id) and its type in the format's own
+    # event names (empty: the event's type).
+    message_id = models.CharField(max_length=100, blank=True)
+    message_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -152,6 +157,15 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def webhook_id(self) -> str:
+        """What `webhook-id` carries: the same on every attempt and redelivery of this message."""
+        return self.message_id or self.event_id
+
+    @property
+    def type_sent(self) -> str:
+        return self.message_type or self.event.type
 
     @property
     def sent_body(self) -> str:

@@ -3,6 +3,7 @@ endpoint, in the incident's own transaction, with their wake-up sent after commi
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.dispatch import receiver
@@ -20,10 +21,16 @@ logger = logging.getLogger(__name__)
 
 
 def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
+    """Active endpoints that may want this event: those subscribed to it, and those of a
+    format with its own event names (their messages are filtered one by one)."""
     # Subscriptions are filtered in Python: JSON containment differs per database,
     # and the active endpoints are few enough to read at once.
     active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
-    return [endpoint for endpoint in active if endpoint.is_subscribed_to(event_type)]
+    return [
+        endpoint
+        for endpoint in active
+        if formats.event_types(endpoint.format) is not None or endpoint.is_subscribed_to(event_type)
+    ]
 
 
 @receiver(incident_event_recorded, sender=IncidentEvent, dispatch_uid="webhooks.outbox")
@@ -60,18 +67,39 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
 
 
 def deliveries_create(*, event: Event, endpoints, origin: str) -> list[Delivery]:
+    """One delivery per message each endpoint subscribes to (one message per event,
+    except for formats that send several)."""
     now = timezone.now()
     renderer = EventRenderer(event)
-    return deliveries_save_and_enqueue(
-        [
-            new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, body=renderer.body_for(endpoint))
-            for endpoint in endpoints
-        ]
-    )
+    deliveries = []
+    for endpoint in endpoints:
+        for message in renderer.messages_for(endpoint):
+            if message.type is None or endpoint.is_subscribed_to(message.type):
+                deliveries.append(new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, message=message))
+    return deliveries_save_and_enqueue(deliveries)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as a delivery row keeps it: body "" sends the event's own payload;
+    id and type "" mean the event's. `type` None: no per-message subscription check."""
+
+    body: str = ""
+    id: str = ""
+    type: str | None = None
+
+
+DEFAULT_MESSAGE = StoredMessage()
 
 
 def new_delivery(
-    event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime, *, is_test: bool = False, body: str = ""
+    event_id: str,
+    endpoint: WebhookEndpoint,
+    origin: str,
+    now: datetime,
+    *,
+    is_test: bool = False,
+    message: StoredMessage = DEFAULT_MESSAGE,
 ) -> Delivery:
     # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
     # A redelivered test event stays marked as a test (out of real-delivery stats and filters).
@@ -82,40 +110,53 @@ def new_delivery(
         is_test=is_test,
         next_attempt_at=now,
         enqueued_at=now,
-        body=body,
+        body=message.body,
+        message_id=message.id,
+        message_type=message.type or "",
     )
 
 
 class EventRenderer:
-    """One event's body for endpoints of another format than the default, rendered
+    """One event's messages for endpoints of another format than the default, rendered
     from its stored payload once per distinct format and options. Default-format
-    endpoints get "" (their deliveries send the payload itself) at no cost."""
+    endpoints send the payload itself, at no cost."""
 
     def __init__(self, event: Event):
         self.event = event
         self._parsed: dict | None = None
-        self._bodies: dict[tuple[str, str], str] = {}
+        self._messages: dict[tuple[str, str], list[StoredMessage]] = {}
 
-    def body_for(self, endpoint: WebhookEndpoint) -> str:
+    def messages_for(self, endpoint: WebhookEndpoint) -> list[StoredMessage]:
         if endpoint.format == formats.DEFAULT:
-            return ""
+            return [DEFAULT_MESSAGE]
         key = (endpoint.format, json.dumps(endpoint.format_options, sort_keys=True))
-        if key not in self._bodies:
-            self._bodies[key] = self._render(endpoint.format, endpoint.format_options)
-        return self._bodies[key]
+        if key not in self._messages:
+            self._messages[key] = self._render(endpoint.format, endpoint.format_options)
+        return self._messages[key]
 
-    def _render(self, format: str, options: dict) -> str:
+    def _render(self, format: str, options: dict) -> list[StoredMessage]:
         try:
             if self._parsed is None:
                 self._parsed = json.loads(self.event.payload)
             incident_id = self._parsed["incident"]["id"]
             context = formats.RenderContext(incident_url=incident_page_url(incident_id=incident_id))
-            return formats.render(format, event=self._parsed, options=options, context=context).decode("utf-8")
+            render = formats.test_messages if self.event.is_test else formats.messages
+            rendered = render(format, event=self._parsed, options=options, context=context)
         except Exception:
             # Never fail the incident's transaction over a message: the OpsKnight body goes
             # instead, and the receiver's answer shows in the log.
             logger.exception("Could not render event %s as %s; sending the OpsKnight body.", self.event.id, format)
-            return ""
+            return [DEFAULT_MESSAGE]
+        own_names = formats.event_types(format) is not None
+        return [
+            StoredMessage(
+                body=message.body.decode("utf-8"),
+                # The first message keeps the event's id: one-message formats are as before.
+                id="" if index == 0 else f"{self.event.id}_{index}",
+                type=message.type if own_names else None,
+            )
+            for index, message in enumerate(rendered)
+        ]
 
 
 def deliveries_save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
