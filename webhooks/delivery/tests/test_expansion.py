@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.support.waiting import wait_until
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
 from webhooks.delivery.outbox import event_expand
 from webhooks.endpoints import endpoint_create
@@ -54,7 +55,8 @@ def test_a_large_fan_out_writes_only_the_event_in_the_request(
 
     (event,) = Event.objects.all()
     assert event.expanded_at is None and not Delivery.objects.exists()
-    assert queue() == [("webhooks.tasks.expand_events", [event.pk])]
+    # The commit hands the wake-up to the process's publisher thread.
+    wait_until(lambda: queue() == [("webhooks.tasks.expand_events", [event.pk])], timeout=5)
 
     assert event_expand(event_id=event.pk) == 4  # the one subscribed to resolved only gets nothing
     event.refresh_from_db()
