@@ -15,8 +15,15 @@ UPDATED = "public_incident.incident_updated_v2"
 STATUS_UPDATED = "public_incident.incident_status_updated_v2"
 PRIVATE_CREATED = "private_incident.incident_created_v2"
 PRIVATE_UPDATED = "private_incident.incident_updated_v2"
-# What an incidentio endpoint subscribes in (none: all of them).
-EVENT_TYPES = (CREATED, UPDATED, STATUS_UPDATED, PRIVATE_CREATED, PRIVATE_UPDATED)
+# What an incidentio endpoint subscribes in (none: all of them), and when each is sent.
+EVENT_DESCRIPTIONS = {
+    CREATED: "an incident is declared",
+    UPDATED: "any change after that: acknowledged, escalated, resolved, reopened",
+    STATUS_UPDATED: "a status change: acknowledged, resolved, reopened",
+    PRIVATE_CREATED: "a private incident is declared (its id only)",
+    PRIVATE_UPDATED: "a private incident changes (its id only)",
+}
+EVENT_TYPES = tuple(EVENT_DESCRIPTIONS)
 
 # The OpsKnight events that change the status, and the status each comes from.
 STATUS_CHANGES = {
