@@ -269,9 +269,9 @@ def test_assignees_not_in_the_directory(assignee, email, slack_user_id):
     assert (user["email"], user["slack_user_id"], user["role"]) == (email, slack_user_id, "unset")
 
 
-def test_no_assignee_leaves_the_lead_role_unassigned():
+def test_no_assignee_no_lead():
     incident = json.loads(messages(people_event("escalated", assignee=None))[0].body)[incidentio.UPDATED]
-    assert incident["incident_role_assignments"] == [{"role": catalogue.LEAD_ROLE}]
+    assert incident["incident_role_assignments"] == []
 
 
 # --- Subscriptions and secrets ------------------------------------------------------------

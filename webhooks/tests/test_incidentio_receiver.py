@@ -6,6 +6,7 @@ import pytest
 
 from incidents import services as incident_services
 from tests.support.incidentio_receiver import IncidentIoReceiver
+from webhooks.actions import endpoint_send_test
 from webhooks.delivery.worker import deliveries_attempt
 from webhooks.endpoints import endpoint_create
 from webhooks.formats import incidentio
@@ -53,7 +54,8 @@ def test_every_change_after_the_trigger_is_accepted_and_the_resolve_pages_the_le
     statuses = [attempt.response_status for attempt in DeliveryAttempt.objects.filter(delivery__endpoint=endpoint)]
     assert sorted(statuses) == [204] * 5
     seen = incidentio_receiver.seen
-    assert [entry["category"] for entry in seen] == ["live", "live", "closed", "triage", "closed"]
+    # Sent at once, in parallel: in any order.
+    assert sorted(entry["category"] for entry in seen) == ["closed", "closed", "live", "live", "triage"]
     assert len({entry["webhook_id"] for entry in seen}) == 5
     assert incidentio_receiver.paged_leads == [(seen[0]["reference"], SLACK_USER_ID)] * 2
 
@@ -80,3 +82,13 @@ def test_the_receiver_is_strict_about_what_it_does_not_handle(system_actor, inci
     (delivery,) = Delivery.objects.filter(endpoint=stranger)
     (attempt,) = deliveries_attempt(delivery_ids=[delivery.pk])
     assert attempt.response_status == 400
+
+
+def test_send_test_of_a_resolve_reaches_an_updates_only_receiver(incidentio_receiver):
+    endpoint = endpoint_create(
+        name="bridge", url=incidentio_receiver.url, format="incidentio", event_types=[incidentio.UPDATED],
+        secret=incidentio_receiver.secret,
+    )  # fmt: skip
+    assert endpoint_send_test(endpoint=endpoint).response_status == 422  # the trigger: incident_created_v2
+    assert endpoint_send_test(endpoint=endpoint, event_type="incident.resolved").response_status == 204
+    assert [entry["category"] for entry in incidentio_receiver.seen] == ["closed"]

@@ -97,10 +97,10 @@ def reference(incident: dict) -> str:
 
 def incident_v2(event: dict, context: RenderContext) -> dict:
     incident = event["incident"]
-    lead = {"role": catalogue.LEAD_ROLE}
     assignee = assignee_user(incident.get("assignee"))
-    if assignee:
-        lead["assignee"] = assignee
+    # Nobody assigned: no lead at all (not a lead without `assignee`, which receivers that
+    # read the lead's `assignee` as incident.io's incidents always have one would trip on).
+    leads = [{"role": catalogue.LEAD_ROLE, "assignee": assignee}] if assignee else []
     body = {
         "id": ulid_for(incident["id"]),
         "reference": reference(incident),
@@ -114,7 +114,7 @@ def incident_v2(event: dict, context: RenderContext) -> dict:
     if incident.get("severity") in catalogue.SEVERITIES:
         body["severity"] = catalogue.SEVERITIES[incident["severity"]]
     body |= {
-        "incident_role_assignments": [lead],
+        "incident_role_assignments": leads,
         "custom_field_entries": custom_field_entries(incident),
         "incident_timestamp_values": [
             {"incident_timestamp": timestamp, **({"value": {"value": incident[field]}} if incident.get(field) else {})}
