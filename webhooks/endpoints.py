@@ -63,9 +63,35 @@ def check_format(*, format: str, format_options) -> dict:
         ) from None
 
 
-def _check_typed_secret(secret: str) -> None:
+def endpoint_check_typed_secret(*, secret: str, format: str) -> None:
+    """A typed secret: long enough, and of the form the format's receivers take (Svix's
+    `whsec_` + base64 for `incidentio`). A ValidationError naming `secret` otherwise."""
     if len(secret) < MIN_TYPED_SECRET_LENGTH:
         raise ValidationError({"secret": f"A secret needs at least {MIN_TYPED_SECRET_LENGTH} characters."})
+    try:
+        problem = formats.secret_problem(format, secret)
+    except formats.UnknownFormat:
+        problem = None  # the format is refused on its own
+    if problem:
+        raise ValidationError({"secret": problem})
+
+
+def endpoint_check_format_change(*, endpoint: WebhookEndpoint, new_format) -> None:
+    """Refuses moving an endpoint to a format whose receivers could not use its (typed)
+    secret: a ValidationError naming `format`."""
+    if new_format == endpoint.format or not isinstance(new_format, str):
+        return
+    try:
+        problem = formats.secret_problem(new_format, endpoint.secret)
+    except formats.UnknownFormat:
+        return
+    if problem:
+        raise ValidationError(
+            {
+                "format": f"This endpoint's typed secret would not work for {new_format} receivers: rotate "
+                "it first (leave the new secret out to have a whsec_ one generated), then change the format."
+            }
+        )
 
 
 def endpoint_create(
@@ -83,7 +109,7 @@ def endpoint_create(
     """Create an endpoint. The secret is generated unless one is typed; the caller shows
     `endpoint.secret` once and never again."""
     if secret:
-        _check_typed_secret(secret)
+        endpoint_check_typed_secret(secret=secret, format=format)
     endpoint = WebhookEndpoint(
         name=name,
         url=url,
@@ -162,6 +188,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
         raise ValueError(f"Not updatable: {', '.join(sorted(unknown))}")
     if "format" in changes and changes["format"] != endpoint.format and "format_options" not in changes:
         changes["format_options"] = {}  # the old format's options mean nothing to the new one
+    if "format" in changes:
+        endpoint_check_format_change(endpoint=endpoint, new_format=changes["format"])
     if "url" in changes:
         endpoint_check_url_move(endpoint=endpoint, new_url=changes["url"], new_headers=changes.get("headers"))
     if "headers" in changes:
@@ -186,7 +214,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, secret: str | None = No
     """A new secret signs from now on; the old one signs alongside it for
     WEBHOOK_SECRET_ROTATION_OVERLAP seconds, so receivers can switch without a gap."""
     if secret:
-        _check_typed_secret(secret)
+        endpoint_check_typed_secret(secret=secret, format=endpoint.format)
     now = timezone.now()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + timedelta(seconds=settings.WEBHOOK_SECRET_ROTATION_OVERLAP)

@@ -1,17 +1,50 @@
-"""A receiver written the way incident.io's users write theirs: a Flask view that
-verifies the request with the `svix` package (unmodified) and reads the incident's
-status and role assignments. Served for real on 127.0.0.1 for the e2e tests."""
+"""A receiver written the way incident.io's users write theirs, knowing nothing of
+OpsKnight: a Flask view that verifies with `svix`, validates the envelope of the one event
+it handles (`public_incident.incident_updated_v2`) with marshmallow, reads the status
+category, and on a closed incident notifies its lead by Slack user id. Served on 127.0.0.1."""
 
 import threading
 
 from flask import Flask, request
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from svix.webhooks import Webhook, WebhookVerificationError
 from werkzeug.serving import make_server
+
+INCIDENT_UPDATED = "public_incident.incident_updated_v2"
+
+
+class IncidentStatus(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Str(required=True)
+    name = fields.Str(required=True)
+    category = fields.Str(required=True)
+
+
+class Incident(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Str(required=True)
+    reference = fields.Str(required=True)
+    name = fields.Str(required=True)
+    permalink = fields.Str(required=True)
+    incident_status = fields.Nested(IncidentStatus, required=True)
+    incident_role_assignments = fields.List(fields.Dict(), required=True)
+
+
+class IncidentUpdatedEvent(Schema):
+    """The envelope: `{"event_type": ..., "public_incident.incident_updated_v2": {...}}`."""
+
+    event_type = fields.Str(required=True, validate=validate.Equal(INCIDENT_UPDATED))
+    incident = fields.Nested(Incident, required=True, data_key=INCIDENT_UPDATED)
 
 
 def create_app(signing_secret: str) -> Flask:
     app = Flask(__name__)
     app.config["SEEN"] = []
+    app.config["PAGED_LEADS"] = []
 
     @app.post("/incident-io")
     def incident_io_webhook():
@@ -19,34 +52,25 @@ def create_app(signing_secret: str) -> Flask:
             Webhook(signing_secret).verify(request.get_data(), request.headers)
         except WebhookVerificationError:
             return {"error": "invalid signature"}, 400
-        payload = request.get_json()
-        event_type = payload["event_type"]
-        data = payload[event_type]
-        if event_type.startswith("private_incident."):
-            # Private incidents carry only an id: fetch the rest through the API.
-            app.config["SEEN"].append({"event_type": event_type, "id": data["id"]})
-            return "", 204
-        incident = data["incident"] if event_type.endswith("status_updated_v2") else data
-        lead = next(
-            (
-                assignment["assignee"]["email"]
-                for assignment in incident["incident_role_assignments"]
-                if assignment["role"]["role_type"] == "lead" and "assignee" in assignment
-            ),
-            None,
-        )
+        try:
+            event = IncidentUpdatedEvent().load(request.get_json())
+        except ValidationError as error:
+            return {"errors": error.messages}, 422
+        incident = event["incident"]
+        category = incident["incident_status"]["category"]
         app.config["SEEN"].append(
             {
-                "event_type": event_type,
-                "id": incident["id"],
-                "status": incident["incident_status"]["name"],
-                "category": incident["incident_status"]["category"],
-                "previous_status": data["previous_status"]["name"] if "previous_status" in data else None,
-                "severity": incident["severity"]["name"],
-                "lead": lead,
                 "webhook_id": request.headers["webhook-id"],
+                "reference": incident["reference"],
+                "status": incident["incident_status"]["name"],
+                "category": category,
             }
         )
+        if category == "closed":
+            for assignment in incident["incident_role_assignments"]:
+                if assignment["role"]["role_type"] == "lead":
+                    # In production: Slack's chat.postMessage to this user.
+                    app.config["PAGED_LEADS"].append((incident["reference"], assignment["assignee"]["slack_user_id"]))
         return "", 204
 
     return app
@@ -67,6 +91,10 @@ class IncidentIoReceiver:
     @property
     def seen(self) -> list[dict]:
         return list(self.app.config["SEEN"])
+
+    @property
+    def paged_leads(self) -> list[tuple[str, str]]:
+        return list(self.app.config["PAGED_LEADS"])
 
     def close(self) -> None:
         self.server.shutdown()

@@ -5,7 +5,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from webhooks import formats, transport
-from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH, check_format, endpoint_check_url_move
+from webhooks.endpoints import (
+    MIN_TYPED_SECRET_LENGTH,
+    check_format,
+    endpoint_check_format_change,
+    endpoint_check_typed_secret,
+    endpoint_check_url_move,
+    endpoint_event_types,
+)
 from webhooks.models import EVENT_TYPES, WebhookEndpoint
 from webhooks.transport.addresses import TargetRefused, check_url
 
@@ -16,6 +23,19 @@ EVENT_DESCRIPTIONS = {
     EVENT_TYPES.RESOLVED: "it is resolved",
     EVENT_TYPES.REOPENED: "a resolved incident comes back",
 }
+
+
+def event_type_choices() -> list:
+    """OpsKnight's names, then each format's own (incident.io's…), a group each."""
+    groups = [("OpsKnight (every other format)", [(v, f"{v} — {EVENT_DESCRIPTIONS[v]}") for v in EVENT_TYPES.values])]
+    for name in formats.NAMES:
+        own = formats.event_types(name)
+        if own is not None:
+            descriptions = getattr(formats.FORMATS[name], "EVENT_DESCRIPTIONS", {})
+            labels = [(t, f"{t} — {descriptions[t]}" if t in descriptions else t) for t in own]
+            groups.append((f"{name} endpoints", labels))
+    return groups
+
 
 EDITABLE_FIELDS = ["name", "url", "event_types", "format", "format_options", "is_active", "headers", "description"]
 
@@ -51,10 +71,11 @@ class HeadersField(forms.CharField):
 
 class EndpointForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
-        choices=[(value, f"{value} — {EVENT_DESCRIPTIONS[value]}") for value in EVENT_TYPES.values],
+        choices=event_type_choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Leave every box empty to receive all event types, including ones added later.",
+        help_text="Leave every box empty to receive all event types, including ones added later. Tick the "
+        "names of the endpoint's format: incident.io's for an incidentio endpoint, OpsKnight's for the others.",
     )
     format = forms.ChoiceField(
         choices=[(name, name) for name in formats.NAMES],
@@ -74,7 +95,8 @@ class EndpointForm(forms.ModelForm):
         required=False,
         min_length=MIN_TYPED_SECRET_LENGTH,
         max_length=200,
-        help_text="Leave empty to generate one (recommended). It is shown once, after saving.",
+        help_text="Leave empty to generate one (recommended). It is shown once, after saving. For an "
+        "incidentio endpoint a typed secret must be whsec_ + base64, as Svix receivers take it.",
     )
 
     class Meta:
@@ -107,6 +129,7 @@ class EndpointForm(forms.ModelForm):
                 for name, problems in error.message_dict.items():
                     field, _, option = name.partition(".")
                     self.add_error(field, f"{option}: {problems[0]}" if option else problems[0])
+            self._check_for_format(data)
         if not self.instance._state.adding and "url" in data and "headers" in data:
             stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
             try:
@@ -114,3 +137,22 @@ class EndpointForm(forms.ModelForm):
             except ValidationError as error:
                 self.add_error("headers", error.message_dict["headers"][0])
         return data
+
+    def _check_for_format(self, data: dict) -> None:
+        """What depends on the format: the event names it subscribes in, and whether its
+        receivers can use the secret (typed now, or stored when the format changes)."""
+        valid = endpoint_event_types(format=data["format"])
+        unknown = [t for t in data.get("event_types") or [] if t not in valid]
+        if unknown:
+            self.add_error(
+                "event_types", f"Not event types of {data['format']}: {', '.join(unknown)}. Valid: {', '.join(valid)}."
+            )
+        try:
+            if data.get("secret"):  # typed, on the add page
+                endpoint_check_typed_secret(secret=data["secret"], format=data["format"])
+            if not self.instance._state.adding:
+                stored = WebhookEndpoint.objects.get(pk=self.instance.pk)
+                endpoint_check_format_change(endpoint=stored, new_format=data["format"])
+        except ValidationError as error:
+            for name, problems in error.message_dict.items():
+                self.add_error(name, problems[0])

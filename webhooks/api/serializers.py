@@ -20,6 +20,18 @@ def format_field(**kwargs) -> serializers.ChoiceField:
     )
 
 
+def event_types_field(**kwargs) -> serializers.ListField:
+    # Checked against the endpoint's format by webhooks.endpoints: each format has its names.
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        help_text="Empty (the default) means every event type. In OpsKnight's names "
+        f"({', '.join(EVENT_TYPES.values)}), or in the format's own for a format that has them "
+        "(`incidentio`: incident.io's, e.g. `public_incident.incident_updated_v2`). Others are refused, "
+        "listing the valid ones.",
+        **kwargs,
+    )
+
+
 FORMAT_OPTIONS_HELP = (
     'What the format needs, e.g. `{"chat_id": "-1001234567890"}` for `telegram`. Unknown options are refused.'
 )
@@ -78,12 +90,7 @@ class EndpointWithSecretOutput(EndpointOutput):
 class EndpointCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     url = serializers.CharField(max_length=2048)
-    event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES.choices),
-        required=False,
-        default=list,
-        help_text="Empty (the default) means every event type.",
-    )
+    event_types = event_types_field(required=False, default=list)
     is_active = serializers.BooleanField(required=False, default=True)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     headers = CustomHeadersField(required=False, default=dict)
@@ -91,7 +98,8 @@ class EndpointCreateInput(serializers.Serializer):
         min_length=MIN_TYPED_SECRET_LENGTH,
         max_length=200,
         required=False,
-        help_text="Leave out to have a `whsec_` secret generated (recommended).",
+        help_text="Leave out to have a `whsec_` secret generated (recommended). For an `incidentio` endpoint "
+        "a typed secret must be `whsec_` + base64 (what Svix receivers take); others are refused.",
     )
     format = format_field(required=False, default=formats.DEFAULT)
     format_options = format_options_field(required=False, default=dict)
@@ -100,7 +108,7 @@ class EndpointCreateInput(serializers.Serializer):
 class EndpointUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     url = serializers.CharField(max_length=2048, required=False)
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES.choices), required=False)
+    event_types = event_types_field(required=False)
     is_active = serializers.BooleanField(required=False)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     format = format_field(required=False)

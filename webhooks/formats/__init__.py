@@ -5,7 +5,8 @@ Each module has `validate_options(options) -> dict` and either `render(event, op
 context) -> bytes` (one message) or `render_messages(...) -> list[RenderedMessage]` (several,
 each its own delivery). Optional: `EVENT_TYPES` (the format's own event names, which
 its endpoints subscribe in), `headers(...)` (extra headers, e.g. another platform's
-signature) and `test_messages(options, context)` (what Send Test sends).
+signature), `test_messages(options, context)` (what Send Test sends) and
+`secret_problem(secret)` (why a typed secret would not work for its receivers).
 """
 
 from types import ModuleType
@@ -73,6 +74,13 @@ def event_types(name: str) -> tuple[str, ...] | None:
     return getattr(_module(name), "EVENT_TYPES", None)
 
 
+def secret_problem(name: str, secret: str) -> str | None:
+    """Why a typed secret would not work for this format's receivers (incident.io's verify
+    with Svix, which takes only `whsec_` + base64); None if it would."""
+    module = _module(name)
+    return module.secret_problem(secret) if hasattr(module, "secret_problem") else None
+
+
 def extra_headers(name: str, *, message_id: str, body: bytes, secrets: list[str], endpoint_id: str) -> dict[str, str]:
     """Headers the format adds to every attempt (another platform's signature and ids)."""
     module = _module(name)
@@ -83,5 +91,5 @@ def extra_headers(name: str, *, message_id: str, body: bytes, secrets: list[str]
 
 __all__ = [
     "DEFAULT", "FORMATS", "NAMES", "OptionsError", "RenderContext", "RenderedMessage", "UnknownFormat", "event_types",
-    "extra_headers", "messages", "render", "test_messages", "validate_options",
+    "extra_headers", "messages", "render", "secret_problem", "test_messages", "validate_options",
 ]  # fmt: skip

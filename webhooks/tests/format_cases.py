@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from webhooks import formats
+from webhooks.formats.incidentio.ids import ulid_for
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 BASE_URL = "https://ops.example.com"
@@ -102,19 +103,25 @@ def case_name(event: dict) -> str:
     return event["event"].removeprefix("incident.")
 
 
-def golden_path(format_name: str, case: str) -> Path:
-    return GOLDEN_DIR / format_name / f"{case}.json"
+def golden_path(format_name: str, case: str, index: int = 0) -> Path:
+    """A format's further messages for one event (incident.io's status change) are
+    `<case>_<n>.json`, as their `webhook-id` is `<event id>_<n>`."""
+    return GOLDEN_DIR / format_name / (f"{case}_{index}.json" if index else f"{case}.json")
 
 
-def golden_bytes(format_name: str, case: str) -> bytes:
+def golden_bytes(format_name: str, case: str, index: int = 0) -> bytes:
     """The golden body, compact as sent (the file is indented for reading)."""
-    return formats.common.dumps(json.loads(golden_path(format_name, case).read_text()))
+    return formats.common.dumps(json.loads(golden_path(format_name, case, index).read_text()))
+
+
+def render_case_messages(format_name: str, case: str) -> list[formats.RenderedMessage]:
+    event = CASES[case]
+    context = formats.RenderContext(incident_url=incident_url(event["incident"]["id"]))
+    return formats.messages(format_name, event=event, options=OPTIONS[format_name], context=context)
 
 
 def render_case(format_name: str, case: str) -> bytes:
-    event = CASES[case]
-    context = formats.RenderContext(incident_url=incident_url(event["incident"]["id"]))
-    return formats.render(format_name, event=event, options=OPTIONS[format_name], context=context)
+    return render_case_messages(format_name, case)[0].body
 
 
 def real_to_golden(real: dict, case: str) -> dict[str, str]:
@@ -126,4 +133,8 @@ def real_to_golden(real: dict, case: str) -> dict[str, str]:
             mapping[real["incident"][key]] = golden["incident"][key]
     if real["incident"].get("service"):
         mapping[real["incident"]["service"]["id"]] = golden["incident"]["service"]["id"]
+    # incident.io's ids are the ULIDs of OpsKnight's: last, as they are inside the ids above.
+    mapping |= {
+        ulid_for(real_id): ulid_for(golden_id) for real_id, golden_id in list(mapping.items()) if "_" in real_id
+    }
     return mapping
