@@ -10,7 +10,7 @@ signature) and `test_messages(options, context)` (what Send Test sends).
 
 from types import ModuleType
 
-from webhooks.formats import discord, google_chat, incidentio, msteams, opsknight, slack, telegram
+from webhooks.formats import discord, google_chat, incidentio, msteams, opsknight, pagerduty, slack, telegram
 from webhooks.formats.common import OptionsError, RenderContext
 from webhooks.formats.rendered import RenderedMessage
 
@@ -24,6 +24,7 @@ FORMATS: dict[str, ModuleType] = {
     "discord": discord,
     "telegram": telegram,
     "incidentio": incidentio,
+    "pagerduty": pagerduty,
 }
 NAMES = tuple(FORMATS)
 
