@@ -34,6 +34,8 @@ ESCALATION_POLICY = {
     "summary": "Default",
     "type": "escalation_policy_reference",
 }
+# PagerDuty incidents are always on a service; OpsKnight's may be on none.
+NO_SERVICE = {"html_url": None, "id": "none", "self": None, "summary": "No service", "type": "service_reference"}
 # OpsKnight actor types → PagerDuty agent reference types (the system is no agent: null).
 AGENT_TYPES = {"user": "user_reference", "api_key": "integration_reference"}
 PING_MESSAGE = "Hello from your friend Pagey!"
@@ -131,7 +133,7 @@ def incident_data(event: dict, context: RenderContext) -> dict:
         "reopened_at": event["timestamp"] if event["event"] == "incident.reopened" else None,
         "title": incident.get("title") or "",
         "incident_type": INCIDENT_TYPE,
-        "service": service_reference(service, base) if service else None,
+        "service": service_reference(service, base) if service else NO_SERVICE,
         # A resolved PagerDuty incident has no assignments left.
         "assignees": [assignee_reference(assignee, base)] if assignee and incident["status"] != "resolved" else [],
         "escalation_policy": ESCALATION_POLICY,

@@ -198,6 +198,20 @@ def test_severity_is_urgency_and_priority(severity, urgency, priority):
     }
 
 
+def test_an_incident_on_no_service_is_on_a_placeholder_one():
+    event = people_shaped(CASES["triggered"])
+    event["incident"]["service"] = None
+    body = render(event)
+    assert_valid(body)
+    assert body["event"]["data"]["service"] == {
+        "html_url": None,
+        "id": "none",
+        "self": None,
+        "summary": "No service",
+        "type": "service_reference",
+    }
+
+
 def test_a_resolved_incident_has_no_assignees_and_a_reopened_one_a_reopen_time():
     assert render(people_shaped(CASES["resolved"]))["event"]["data"]["assignees"] == []
     data = render(people_shaped(EVENTS["reopened"]))["event"]["data"]
