@@ -4,6 +4,7 @@ so a receiver written against PagerDuty's webhook docs works unchanged. Mapping:
 import hashlib
 import hmac
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from opsknight.ids import new_id
 from webhooks.formats.common import RenderContext, check_options, dumps
@@ -53,7 +54,10 @@ def reference(type_: str, id_: str, summary: str | None, *, api_url: str | None 
 def base_url(context: RenderContext, incident_id: str) -> str:
     """PUBLIC_BASE_URL, read off the incident's page (PUBLIC_BASE_URL + its admin page)."""
     page = f"/admin/incidents/incident/{incident_id}/change/"
-    return context.incident_url.removesuffix(page)
+    if context.incident_url.endswith(page):
+        return context.incident_url.removesuffix(page)
+    parts = urlsplit(context.incident_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def person(assignee) -> dict | None:

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from tests.support.pagerduty_receiver import PagerDutyVerifier
 from webhooks import formats
 from webhooks.formats import pagerduty
-from webhooks.tests.format_cases import BASE_URL, CASES, incident_url
+from webhooks.tests.format_cases import BASE_URL, CASES, INCIDENT_ID, PRIVATE_ID, incident_url
 
 SCHEMAS = Path(__file__).parent / "schemas" / "pagerduty"
 SCHEMA_ID = "https://opsknight.invalid/schemas/pagerduty/incident-event.schema.json"
@@ -337,3 +338,50 @@ def test_the_schema_refuses_what_pagerduty_would_not_send():
     missing = copy.deepcopy(body)
     del missing["event"]["data"]["escalation_policy"]
     assert list(validator().iter_errors(missing))
+
+
+# --- docs/formats.md ------------------------------------------------------------------
+
+FORMATS_MD = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
+
+
+def test_the_example_in_docs_formats_md_is_what_the_format_renders():
+    docs = FORMATS_MD.read_text()
+    (text,) = re.findall(r"<!-- pagerduty example: acknowledged -->\n```json\n(.*?)\n```", docs, flags=re.DOTALL)
+    assert json.loads(text) == render(people_shaped(CASES["acknowledged"]))
+
+
+def test_the_receiver_in_docs_formats_md_verifies_what_is_sent():
+    docs = FORMATS_MD.read_text()
+    section = docs[docs.index("### Headers and verifying") :]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+    namespace = {"SECRET": "whsec_current", "__name__": "__main__"}
+    exec(compile(code, "docs/formats.md", "exec"), namespace)  # noqa: S102
+    client = namespace["app"].test_client()
+
+    def post(body: bytes, secrets: list[str]) -> int:
+        headers = formats.extra_headers(
+            "pagerduty", message_id="evt_1", body=body, secrets=secrets, endpoint_id="whk_1"
+        )
+        return client.post("/pagerduty", data=body, headers=headers, content_type="application/json").status_code
+
+    body = formats.render(
+        "pagerduty", event=people_shaped(CASES["triggered"]), options={}, context=context_for(INCIDENT_ID)
+    )
+    private = formats.render("pagerduty", event=CASES["private_triggered"], options={}, context=context_for(PRIVATE_ID))
+    ping = pagerduty.ping_body(event_id="evt_2", occurred_at="2026-01-15T10:30:00.000Z")
+    assert post(body, ["whsec_current"]) == 202
+    assert post(body, ["whsec_next", "whsec_current"]) == 202  # a rotation
+    assert post(private, ["whsec_current"]) == 202
+    assert post(ping, ["whsec_current"]) == 204
+    assert post(body, ["whsec_other"]) == 403
+
+
+def context_for(incident_id: str) -> formats.RenderContext:
+    return formats.RenderContext(incident_url=incident_url(incident_id))
+
+
+def test_links_are_under_public_base_url_read_off_the_incident_page():
+    assert pagerduty.base_url(context_for("inc_1"), "inc_1") == BASE_URL
+    other = formats.RenderContext(incident_url="https://ops.example.com/elsewhere/inc_1")
+    assert pagerduty.base_url(other, "inc_1") == "https://ops.example.com"
