@@ -80,9 +80,16 @@ class Event(models.Model):
     payload = models.TextField()
     is_test = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When its deliveries were written: in the change's own transaction for a small
+    # fan-out; by a worker, after commit, for a large one (null until then, and the
+    # dispatcher finds it if the worker's wake-up is lost).
+    expanded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="event_created_at")]
+        indexes = [
+            models.Index(fields=["created_at"], name="event_created_at"),
+            models.Index(fields=["created_at"], name="event_unexpanded", condition=Q(expanded_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
@@ -152,6 +159,13 @@ class Delivery(models.Model):
                 fields=["endpoint", "completed_at"],
                 name="delivery_failed",
                 condition=Q(status="failed", is_test=False),
+            ),
+        ]
+        constraints = [
+            # An event's message goes to an endpoint once (redeliveries and replays
+            # aside): expanding an event again after a crash adds only what is missing.
+            models.UniqueConstraint(
+                fields=["event", "endpoint", "message_id"], condition=Q(origin="event"), name="delivery_one_per_message"
             ),
         ]
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -20,17 +21,20 @@ from webhooks.models import Delivery, Event, WebhookEndpoint, new_event_id
 logger = logging.getLogger(__name__)
 
 
+def _wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    """Subscribed to this event, or of a format with its own event names (its messages
+    are then filtered one by one)."""
+    return formats.event_types(endpoint.format) is not None or endpoint.is_subscribed_to(event_type)
+
+
+def _active_endpoints():
+    # Subscriptions are filtered in Python: JSON containment differs per database.
+    return WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
+
+
 def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
-    """Active endpoints that may want this event: those subscribed to it, and those of a
-    format with its own event names (their messages are filtered one by one)."""
-    # Subscriptions are filtered in Python: JSON containment differs per database,
-    # and the active endpoints are few enough to read at once.
-    active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
-    return [
-        endpoint
-        for endpoint in active
-        if formats.event_types(endpoint.format) is not None or endpoint.is_subscribed_to(event_type)
-    ]
+    """Active endpoints that may want this event."""
+    return [endpoint for endpoint in _active_endpoints() if _wants(endpoint, event_type)]
 
 
 @receiver(incident_event_recorded, sender=IncidentEvent, dispatch_uid="webhooks.outbox")
@@ -54,6 +58,11 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
             external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
         ),
     )
+    # At most WEBHOOK_INLINE_FANOUT_MAX + 1 endpoints are read here, whatever their number:
+    # the change's transaction stays O(1) in the number of endpoints.
+    inline_max = settings.WEBHOOK_INLINE_FANOUT_MAX
+    endpoints = list(_active_endpoints().order_by("pk")[: inline_max + 1])
+    inline = len(endpoints) <= inline_max
     event = Event.objects.create(
         id=event_id,
         type=incident_event.type,
@@ -61,9 +70,47 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         incident_event=incident_event,
         payload=body.decode("utf-8"),
         created_at=incident_event.occurred_at,
+        expanded_at=incident_event.occurred_at if inline else None,
     )
-    deliveries_create(event=event, endpoints=subscribed_endpoints(event_type=event.type), origin=Delivery.Origin.EVENT)
+    if inline:
+        wanted = [endpoint for endpoint in endpoints if _wants(endpoint, event.type)]
+        deliveries_create(event=event, endpoints=wanted, origin=Delivery.Origin.EVENT)
+    else:
+        # A large fan-out: a worker writes the deliveries after commit (event_expand).
+        wakeups.enqueue_expansion_on_commit(event.id)
     return event
+
+
+def event_expand(*, event_id: str) -> int:
+    """Write the deliveries of an event whose fan-out was too large for its change's
+    transaction, in chunks, and enqueue them. Safe to run again (after a crash, or a
+    duplicate wake-up): the unique constraint on (event, endpoint, message) keeps each
+    delivery once. Returns how many deliveries the event has."""
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None or event.expanded_at is not None:
+        return 0
+    now, renderer = timezone.now(), EventRenderer(event)
+    chunk: list[Delivery] = []
+    for endpoint in _active_endpoints().iterator(chunk_size=2000):
+        if not _wants(endpoint, event.type):
+            continue
+        for message in renderer.messages_for(endpoint):
+            if message.type is None or endpoint.is_subscribed_to(message.type):
+                chunk.append(new_delivery(event.id, endpoint, Delivery.Origin.EVENT, now, message=message))
+        if len(chunk) >= EXPANSION_CHUNK:
+            Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
+            chunk = []
+    Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
+    Event.objects.filter(pk=event.pk, expanded_at__isnull=True).update(expanded_at=now)
+    # Every pending one, also those a crashed earlier expansion wrote.
+    pending = Delivery.objects.filter(event=event, origin=Delivery.Origin.EVENT, status=Delivery.Status.PENDING)
+    ids = list(pending.values_list("id", flat=True))
+    wakeups.enqueue_deliveries(ids)
+    return len(ids)
+
+
+# Rows per INSERT while expanding (each its own short transaction).
+EXPANSION_CHUNK = 1000
 
 
 def deliveries_create(*, event: Event, endpoints, origin: str) -> list[Delivery]:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0006_delivery_message'),
+        ('webhooks', '0007_event_expansion'),
     ]
 
     operations = [
