@@ -52,8 +52,10 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
         event = Event.objects.create(
             id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
         )
-        # The format's first message (a one-message test, also for multi-message formats).
-        message = outbox.EventRenderer(event).messages_for(endpoint)[0]
+        # One message: the first the endpoint subscribes to (the first of all if none is).
+        messages = outbox.EventRenderer(event).messages_for(endpoint)
+        subscribed = [m for m in messages if m.type is None or endpoint.is_subscribed_to(m.type)]
+        message = (subscribed or messages)[0]
         # Never due (no next_attempt_at), so neither a worker nor the dispatcher ever
         # sends it: its one attempt is this one, whatever happens to this process.
         delivery = Delivery.objects.create(

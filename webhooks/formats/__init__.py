@@ -11,7 +11,7 @@ signature), `test_messages(options, context)` (what Send Test sends) and
 
 from types import ModuleType
 
-from webhooks.formats import discord, google_chat, incidentio, msteams, opsknight, slack, telegram
+from webhooks.formats import discord, google_chat, incidentio, msteams, opsknight, pagerduty, slack, telegram
 from webhooks.formats.common import OptionsError, RenderContext
 from webhooks.formats.rendered import RenderedMessage
 
@@ -25,6 +25,7 @@ FORMATS: dict[str, ModuleType] = {
     "discord": discord,
     "telegram": telegram,
     "incidentio": incidentio,
+    "pagerduty": pagerduty,
 }
 NAMES = tuple(FORMATS)
 

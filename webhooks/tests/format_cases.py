@@ -33,6 +33,7 @@ OPTIONS = {
     "discord": {"username": "OpsKnight"},
     "telegram": {"chat_id": "-1001234567890"},
     "incidentio": {},
+    "pagerduty": {},
 }
 
 

@@ -97,9 +97,14 @@ def test_send_test_works_in_every_format(api_client, receiver, format_name):
     # The sample event, rendered through the endpoint's format, signed like any other.
     link = f"/admin/incidents/incident/{json.loads(event.payload)['incident']['id']}/change/"
     context = formats.RenderContext(incident_url=f"http://127.0.0.1:8000{link}")
-    expected = formats.render(
-        format_name, event=json.loads(event.payload), options=OPTIONS[format_name], context=context
-    )
+    if hasattr(formats.FORMATS[format_name], "test_messages"):
+        # The format's own test message (PagerDuty's ping: a new id and time each time).
+        expected = delivery.sent_body.encode()
+        assert json.loads(expected)["event"]["event_type"] == "pagey.ping"
+    else:
+        expected = formats.render(
+            format_name, event=json.loads(event.payload), options=OPTIONS[format_name], context=context
+        )
     assert request.body == expected
     assert delivery.sent_body.encode() == expected
     assert (delivery.body == "") == (format_name == "opsknight")
