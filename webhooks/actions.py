@@ -49,8 +49,9 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
         event_id=event_id, event_type=event_type, timestamp=now, incident=_sample_incident(event_type)
     )
     with transaction.atomic():
+        # Expanded already: its one delivery is written here, never by a worker.
         event = Event.objects.create(
-            id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
+            id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now, expanded_at=now
         )
         # One message: the first the endpoint subscribes to (the first of all if none is).
         messages = outbox.EventRenderer(event).messages_for(endpoint)

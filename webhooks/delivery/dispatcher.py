@@ -30,7 +30,7 @@ def deliveries_dispatch_due(*, limit: int = 1000) -> int:
         Delivery.objects.filter(pk__in=due_ids).update(enqueued_at=now)
         wakeups.enqueue_deliveries(due_ids)
     unexpanded = list(
-        Event.objects.filter(expanded_at__isnull=True, created_at__lte=stale)
+        Event.objects.filter(expanded_at__isnull=True, created_at__lte=stale, is_test=False)
         .order_by("created_at")
         .values_list("id", flat=True)[:limit]
     )

@@ -115,3 +115,19 @@ def test_the_request_costs_the_same_with_ten_thousand_endpoints_as_with_one(syst
     # At most WEBHOOK_INLINE_FANOUT_MAX + 1 endpoint rows read, none written.
     assert Delivery.objects.filter(event__incident__idempotency_key="many").count() == 0
     assert Event.objects.get(incident__idempotency_key="many").expanded_at is None
+
+
+def test_a_send_test_event_is_never_expanded_to_real_deliveries(receiver, settings):
+    """Found by the browser test: the dispatcher took Send Test's event for an event whose
+    fan-out was lost, and sent it to the endpoint again as a real delivery."""
+    from webhooks.actions import endpoint_send_test
+
+    settings.WEBHOOK_REDISPATCH_AFTER = 0
+    endpoint = endpoint_create(name="t", url=receiver.url("/t"))
+    attempt = endpoint_send_test(endpoint=endpoint)
+    event_id = attempt.delivery.event_id
+    Event.objects.filter(pk=event_id).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert deliveries_dispatch_due() == 0
+    assert event_expand(event_id=event_id) == 0
+    assert Delivery.objects.filter(event_id=event_id).count() == 1
