@@ -132,7 +132,7 @@ def message(event: dict, context: RenderContext) -> Message:
         ("Status", incident.get("status") or "—"),
         ("Severity", severity),
         ("Service", service.get("name") or "—"),
-        ("Assignee", incident.get("assignee") or "unassigned"),
+        ("Assignee", (incident.get("assignee") or {}).get("name") or "unassigned"),
     ]
     if level:
         facts.append(("Escalation level", str(level)))

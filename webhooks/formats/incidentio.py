@@ -59,8 +59,12 @@ def previous_status(event_type: str, incident: dict) -> str:
     return "acknowledged" if incident.get("acknowledgedAt") else "triggered"
 
 
-def user(assignee: str) -> dict:
-    return {"id": assignee, "name": assignee, **({"email": assignee} if "@" in assignee else {})}
+def user(assignee: dict) -> dict:
+    return {
+        "id": assignee["id"] or assignee["name"],
+        "name": assignee["name"],
+        **({"email": assignee["email"]} if assignee.get("email") else {}),
+    }
 
 
 def custom_field(field_id: str, name: str, field_type: str, values: list[dict]) -> dict:

@@ -32,7 +32,11 @@ def test_opsknight_format_is_the_stored_payload_itself():
 
     event = CASES["resolved"]
     stored = event_body(
-        event_id=event["id"], event_type=event["event"], timestamp=None, incident=event["incident"]
+        event_id=event["id"],
+        event_type=event["event"],
+        timestamp=None,
+        actor=event["actor"],
+        incident=event["incident"],
     ).replace(b'"timestamp":null', f'"timestamp":"{event["timestamp"]}"'.encode())
     assert render_case("opsknight", "resolved") == stored
 
@@ -45,7 +49,7 @@ def test_chat_messages_carry_title_status_severity_service_assignee_and_link():
     link = "https://ops.example.com/admin/incidents/incident/inc_01GOLDEN000000000000000001/change/"
     for format_name in ("slack", "msteams", "google_chat", "discord", "telegram"):
         text = render_case(format_name, "triggered").decode()
-        for fact in ("critical", "triggered", "API Gateway", "ada@example.com", link):
+        for fact in ("critical", "triggered", "API Gateway", "Ada Lovelace", link):
             assert fact in text, (format_name, fact)
     # Each escapes the title for its own markup.
     assert "Payments &amp; checkout &lt;EU&gt; return 502" in body_of("slack", "triggered")["text"]
