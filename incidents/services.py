@@ -145,8 +145,8 @@ def incident_create(
         creator_name=actor.name,
     )
     # Uniqueness is left to the database constraint: a check here would race. The number
-    # is taken in the transaction below.
-    incident.full_clean(exclude=["number"], validate_unique=False, validate_constraints=False)
+    # is taken in the transaction below; the responder was just read (no second look-up).
+    incident.full_clean(exclude=["number", "assignee_responder"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             incident.number = _next_incident_number()
