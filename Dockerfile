@@ -28,4 +28,4 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /app opsknight \
 USER opsknight
 
 EXPOSE 8000
-CMD ["gunicorn", "opsknight.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--no-control-socket"]
+CMD ["gunicorn", "opsknight.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--worker-class", "gthread", "--access-logfile", "-", "--no-control-socket"]

@@ -76,6 +76,19 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: one pool of connections per process (Django's psycopg pool), so that however
+# many requests or worker threads run at once, a process never holds more than
+# DATABASE_POOL_MAX_SIZE connections: the connection budget is processes × that (see
+# docs/operations.md). A request or task takes a connection from the pool and gives it back.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
+        # A request waits this long for a free connection, then fails (503 from the API).
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker threads and beat share one SQLite file locally: take the write lock
     # at BEGIN and wait for it, rather than failing with "database is locked".
@@ -238,6 +251,10 @@ if WEBHOOK_LEASE_SECONDS < WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:
         f"WEBHOOK_READ_TIMEOUT + 2 ({WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:g}): an attempt "
         "could outlive its lease and be sent twice at once."
     )
+# An event whose active endpoints are at most this many has its deliveries written in
+# the change's own transaction; with more, a worker writes them after commit, so an API
+# call costs the same with 10,000 endpoints as with one.
+WEBHOOK_INLINE_FANOUT_MAX = env.int("WEBHOOK_INLINE_FANOUT_MAX", default=50)
 # Deliveries per task: a commit's deliveries go out in messages of this many, and a
 # task tops its batch up with other due deliveries to this many.
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)

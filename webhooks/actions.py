@@ -75,12 +75,16 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
         event = Event.objects.create(
             id=event_id, type=event_type, payload=body.decode("utf-8"), is_test=True, created_at=now
         )
+        # The format's first message (a one-message test, also for multi-message formats).
+        message = outbox.EventRenderer(event).messages_for(endpoint)[0]
         # Never due (no next_attempt_at), so neither a worker nor the dispatcher ever
         # sends it: its one attempt is this one, whatever happens to this process.
         delivery = Delivery.objects.create(
             event=event,
             endpoint=endpoint,
-            body=outbox.EventRenderer(event).body_for(endpoint),
+            body=message.body,
+            message_id=message.id,
+            message_type=message.type or "",
             origin=Delivery.Origin.TEST,
             is_test=True,
             attempt_count=1,
@@ -91,12 +95,24 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
 
 
 def delivery_redeliver(*, delivery: Delivery) -> Delivery:
-    """Send the same event (same body, same `webhook-id`) to the same endpoint again,
+    """Send the same message (same body, same `webhook-id`) to the same endpoint again,
     as a new delivery with its own retries. The body is rendered again in the endpoint's
     format as it is now: the same bytes unless its format or options changed since."""
+    messages = outbox.EventRenderer(delivery.event).messages_for(delivery.endpoint)
+    # The same message of the event (by its id); the first if the format changed since.
+    message = next((m for m in messages if m.id == delivery.message_id), messages[0])
     with transaction.atomic():
-        (redelivery,) = outbox.deliveries_create(
-            event=delivery.event, endpoints=[delivery.endpoint], origin=Delivery.Origin.REDELIVER
+        (redelivery,) = outbox.deliveries_save_and_enqueue(
+            [
+                outbox.new_delivery(
+                    delivery.event_id,
+                    delivery.endpoint,
+                    Delivery.Origin.REDELIVER,
+                    timezone.now(),
+                    is_test=delivery.is_test,
+                    message=message,
+                )
+            ]
         )
     return redelivery
 
@@ -107,14 +123,15 @@ def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
     now = timezone.now()
     fields = ("id", "type") if endpoint.format == formats.DEFAULT else ("id", "type", "payload")
     events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only(*fields)
+    own_names = formats.event_types(endpoint.format) is not None
     with transaction.atomic():
         deliveries = outbox.deliveries_save_and_enqueue(
             [
-                outbox.new_delivery(
-                    event.id, endpoint, Delivery.Origin.REPLAY, now, body=outbox.EventRenderer(event).body_for(endpoint)
-                )
+                outbox.new_delivery(event.id, endpoint, Delivery.Origin.REPLAY, now, message=message)
                 for event in events.iterator(chunk_size=2000)
-                if endpoint.is_subscribed_to(event.type)
+                if own_names or endpoint.is_subscribed_to(event.type)
+                for message in outbox.EventRenderer(event).messages_for(endpoint)
+                if message.type is None or endpoint.is_subscribed_to(message.type)
             ]
         )
     return len(deliveries)

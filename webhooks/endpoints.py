@@ -28,10 +28,12 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
     if not isinstance(endpoint.event_types, list):
         errors["event_types"] = "Give a list of event types."
     else:
-        unknown = [t for t in endpoint.event_types if t not in EVENT_TYPES.values]
+        valid = endpoint_event_types(format=endpoint.format)
+        unknown = [t for t in endpoint.event_types if t not in valid]
         if unknown:
             errors["event_types"] = (
-                f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: {', '.join(EVENT_TYPES.values)}."
+                f"Unknown event type(s) for the {endpoint.format} format: {', '.join(map(str, unknown))}. "
+                f"Valid: {', '.join(valid)}."
             )
     try:
         endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
@@ -141,6 +143,17 @@ def endpoint_check_url_move(*, endpoint: WebhookEndpoint, new_url, new_headers) 
                 f"is not sent to {new_host}."
             }
         )
+
+
+def endpoint_event_types(*, format: str) -> tuple[str, ...]:
+    """The event names an endpoint of this format subscribes in: the format's own
+    (incident.io's…) or OpsKnight's. An unknown format gets OpsKnight's (it is refused
+    on its own)."""
+    try:
+        own = formats.event_types(format)
+    except formats.UnknownFormat:
+        own = None
+    return own if own is not None else tuple(EVENT_TYPES.values)
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:

@@ -80,9 +80,16 @@ class Event(models.Model):
     payload = models.TextField()
     is_test = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When its deliveries were written: in the change's own transaction for a small
+    # fan-out; by a worker, after commit, for a large one (null until then, and the
+    # dispatcher finds it if the worker's wake-up is lost).
+    expanded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="event_created_at")]
+        indexes = [
+            models.Index(fields=["created_at"], name="event_created_at"),
+            models.Index(fields=["created_at"], name="event_unexpanded", condition=Q(expanded_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
@@ -130,6 +137,11 @@ class Delivery(models.Model):
     # The body for an endpoint with another format than the default, rendered once when
     # the delivery is written; empty: the event's own payload is sent.
     body = models.TextField(blank=True)
+    # A format may turn one event into several messages (incident.io), each its own
+    # delivery: its `webhook-id` (empty: the event's id) and its type in the format's own
+    # event names (empty: the event's type).
+    message_id = models.CharField(max_length=100, blank=True)
+    message_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -149,9 +161,25 @@ class Delivery(models.Model):
                 condition=Q(status="failed", is_test=False),
             ),
         ]
+        constraints = [
+            # An event's message goes to an endpoint once (redeliveries and replays
+            # aside): expanding an event again after a crash adds only what is missing.
+            models.UniqueConstraint(
+                fields=["event", "endpoint", "message_id"], condition=Q(origin="event"), name="delivery_one_per_message"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def webhook_id(self) -> str:
+        """What `webhook-id` carries: the same on every attempt and redelivery of this message."""
+        return self.message_id or self.event_id
+
+    @property
+    def type_sent(self) -> str:
+        return self.message_type or self.event.type
 
     @property
     def sent_body(self) -> str:

@@ -28,6 +28,12 @@ EVENT_ORDER = [
 ]
 
 
+# Plain HTTP to 127.0.0.1, and HTTPS by name (alpha.opsknight.test on 127.0.0.2, a
+# certificate from the test CA, which the worker trusts through WEBHOOK_CA_BUNDLE).
+BOTH_RECEIVERS = pytest.mark.parametrize("receiver", ["http", "https"], indirect=True)
+
+
+@BOTH_RECEIVERS
 def test_each_lifecycle_event_arrives_signed_with_the_stored_bytes(e2e, receiver, api_client):
     endpoint = endpoint_create(name="ITSM", url=receiver.url("/itsm"))
     incident_id = declare(api_client)
@@ -46,6 +52,9 @@ def test_each_lifecycle_event_arrives_signed_with_the_stored_bytes(e2e, receiver
         # The exact stored bytes, with the design's headers.
         assert request.body == event.payload.encode()
         assert request.header("Content-Type") == "application/json"
+        # Host and TLS server name are the URL's host on every request (None: plain HTTP).
+        assert request.header("Host") == receiver.netloc()
+        assert request.sni == receiver.name
         assert request.header("User-Agent").startswith("OpsKnight-Webhooks/")
         assert request.header("X-OpsKnight-Delivery") == delivery.id
         assert request.header("webhook-id") == event.id
@@ -72,6 +81,7 @@ def test_private_incident_payload_carries_only_id_and_visibility(e2e, receiver, 
     assert json.loads(request.body)["incident"] == {"id": incident_id, "visibility": "private"}
 
 
+@BOTH_RECEIVERS
 def test_retries_follow_the_schedule_then_succeed(e2e, receiver, api_client):
     receiver.script("/flaky", [500, 503, 500, 200])
     endpoint = endpoint_create(name="flaky", url=receiver.url("/flaky"))
@@ -84,6 +94,7 @@ def test_retries_follow_the_schedule_then_succeed(e2e, receiver, api_client):
         assert expected - 0.3 <= actual <= expected + 1.0, offsets
     assert len({r.header("webhook-id") for r in got}) == 1
     assert len({r.header("X-OpsKnight-Delivery") for r in got}) == 1
+    assert {(r.header("Host"), r.sni) for r in got} == {(receiver.netloc(), receiver.name)}
 
     delivery = wait_until(lambda: Delivery.objects.filter(endpoint=endpoint, status="succeeded").first())
     assert delivery.attempt_count == 4

@@ -1,6 +1,10 @@
 """The receiver examples in docs/receivers/ run as real processes on 127.0.0.1, get real
 deliveries from the Celery worker, and fetch incidents from the live API. What each one
-did is read from its journal (RECEIVER_LOG, one JSON object a line)."""
+did is read from its journal (RECEIVER_LOG, one JSON object a line).
+
+The examples serve plain HTTP; the main test also runs each of them behind a TLS front
+(tests/support/tls_front.py, as a load balancer terminating TLS would be) at
+https://receiver.opsknight.test:<port>/, with a certificate from the test CA."""
 
 import json
 import os
@@ -15,6 +19,7 @@ import pytest
 import requests
 
 from opsknight.services import api_key_create
+from tests.support import testhosts
 from tests.support.receiver import free_port
 from tests.support.waiting import declare, wait_until
 from webhooks.actions import delivery_redeliver, endpoint_send_test
@@ -131,8 +136,10 @@ def start_example(request, e2e, live_server, tmp_path):
         api_key: str = raw_key,
         api_url: str = "",
         retry_delays="0.2,0.5",
+        allowed_hosts: str = "127.0.0.1,localhost",
     ) -> RunningExample:
         env = {
+            "DJANGO_ALLOWED_HOSTS": allowed_hosts,  # the Django example's ALLOWED_HOSTS
             "OPSKNIGHT_WEBHOOK_SECRET": secret,
             "OPSKNIGHT_WEBHOOK_OLD_SECRET": old_secret,
             "OPSKNIGHT_API_URL": api_url or live_server.url,
@@ -149,20 +156,49 @@ def start_example(request, e2e, live_server, tmp_path):
         example.stop()
 
 
-def endpoint_for(name: str, port: int):
-    return endpoint_create(name=name, url=f"http://127.0.0.1:{port}/hooks/opsknight")
+@pytest.fixture
+def tls_front(request):
+    """tls_front(backend_port) → a TlsFront at https://receiver.opsknight.test:<port>/ for
+    an example listening on 127.0.0.1:<backend_port>; the test CA is trusted (in this
+    process for Send Test, in the worker through its environment)."""
+    from tests.support import tls
+    from tests.support.tls_front import TlsFront
+
+    testhosts.require()
+    request.getfixturevalue("tls_ca_bundle")
+    fronts = []
+
+    def start(backend_port: int) -> TlsFront:
+        fronts.append(TlsFront(backend_port, tls.receiver_cert(), name=testhosts.RECEIVER))
+        return fronts[-1]
+
+    yield start
+    for front in fronts:
+        front.close()
+
+
+def endpoint_for(name: str, port: int, url: str = ""):
+    return endpoint_create(name=name, url=url or f"http://127.0.0.1:{port}/hooks/opsknight")
 
 
 def without(headers: dict[str, str], name: str) -> dict[str, str]:
     return {key: value for key, value in headers.items() if key != name}
 
 
-def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_client):
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_client, scheme, request):
     port = free_port()
-    endpoint = endpoint_for("receiver example", port)
+    if scheme == "https":
+        # HTTPS by name through a TLS front; the Django example accepts only that Host.
+        front = request.getfixturevalue("tls_front")(port)
+        endpoint = endpoint_for("receiver example", port, url=front.url("/hooks/opsknight"))
+        allowed_hosts = testhosts.RECEIVER
+    else:
+        endpoint = endpoint_for("receiver example", port)
+        allowed_hosts = "127.0.0.1,localhost"
     new_secret = signing.generate_secret()
     # Configured for a rotation with no gap: the secret to come, and the one in use.
-    example = start_example(port=port, secret=new_secret, old_secret=endpoint.secret)
+    example = start_example(port=port, secret=new_secret, old_secret=endpoint.secret, allowed_hosts=allowed_hosts)
 
     public_id = declare(api_client, "receiver-public")
     for action in LIFECYCLE:
@@ -215,6 +251,11 @@ def test_example_verifies_dedupes_and_syncs_real_deliveries(start_example, api_c
     # Send Test: accepted, recognized as a sample, nothing fetched.
     assert endpoint_send_test(endpoint=endpoint).response_status == 202
     assert example.wait_for("test", 1)[0]["event"] == "incident.triggered"
+
+    if scheme == "https":
+        # Every connection (worker and Send Test) asked for the name, and verified it.
+        assert front.connections
+        assert {(c.sni, c.error) for c in front.connections} == {(testhosts.RECEIVER, "")}
 
 
 def test_example_refuses_forged_stale_and_malformed_requests(start_example, api_client):

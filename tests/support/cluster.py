@@ -1,6 +1,7 @@
 """Real Celery processes for end-to-end and chaos tests: one beat (the dispatcher) and
 any number of workers, against the test database and Redis, with delays shrunk
-through settings. Workers can be killed with SIGKILL and started again."""
+through settings. Workers can be killed with SIGKILL and started again. They trust the
+test CA (WEBHOOK_CA_BUNDLE) and resolve the test host names, as the test process does."""
 
 import os
 import signal
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests.support import tls
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +61,10 @@ class CeleryProcess:
             "REDIS_URL": settings.REDIS_URL,
             "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            # Receivers' certificates come from the test CA. The workers, children of the
+            # test process, also share its mount namespace, so the test host names
+            # (tests/support/testhosts.py) resolve for them too.
+            "WEBHOOK_CA_BUNDLE": tls.ca_bundle(),
             "PYTHONUNBUFFERED": "1",
         }
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()

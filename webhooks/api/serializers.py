@@ -153,6 +153,10 @@ class AttemptOutput(serializers.ModelSerializer):
 class DeliveryOutput(serializers.ModelSerializer):
     event_id = serializers.CharField()
     event_type = serializers.CharField(source="event.type")
+    webhook_id = serializers.CharField(help_text="The `webhook-id` header: the event's id, or the message's.")
+    message_type = serializers.CharField(
+        source="type_sent", help_text="The message's type in the endpoint format's own event names."
+    )
     endpoint_id = serializers.CharField()
 
     class Meta:
@@ -161,6 +165,8 @@ class DeliveryOutput(serializers.ModelSerializer):
             "id",
             "event_id",
             "event_type",
+            "webhook_id",
+            "message_type",
             "endpoint_id",
             "status",
             "origin",

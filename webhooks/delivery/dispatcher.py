@@ -9,13 +9,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from webhooks.delivery import wakeups
-from webhooks.models import Delivery
+from webhooks.models import Delivery, Event
 
 
 def deliveries_dispatch_due(*, limit: int = 1000) -> int:
     """Enqueue due, unleased deliveries whose message is missing (never sent, or sent
     longer ago than WEBHOOK_REDISPATCH_AFTER and still not taken): after a Redis flush,
-    a lost message or a killed worker, this is what sends them."""
+    a lost message or a killed worker, this is what sends them. Likewise events whose
+    large fan-out no worker has written yet (their wake-up lost, or the worker killed
+    mid-way)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.WEBHOOK_REDISPATCH_AFTER)
     due_ids = list(
@@ -27,4 +29,11 @@ def deliveries_dispatch_due(*, limit: int = 1000) -> int:
     if due_ids:
         Delivery.objects.filter(pk__in=due_ids).update(enqueued_at=now)
         wakeups.enqueue_deliveries(due_ids)
-    return len(due_ids)
+    unexpanded = list(
+        Event.objects.filter(expanded_at__isnull=True, created_at__lte=stale)
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if unexpanded:
+        wakeups.enqueue_expansion(unexpanded)
+    return len(due_ids) + len(unexpanded)

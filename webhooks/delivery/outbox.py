@@ -3,8 +3,10 @@ endpoint, in the incident's own transaction, with their wake-up sent after commi
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -19,11 +21,20 @@ from webhooks.models import Delivery, Event, WebhookEndpoint, new_event_id
 logger = logging.getLogger(__name__)
 
 
+def _wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    """Subscribed to this event, or of a format with its own event names (its messages
+    are then filtered one by one)."""
+    return formats.event_types(endpoint.format) is not None or endpoint.is_subscribed_to(event_type)
+
+
+def _active_endpoints():
+    # Subscriptions are filtered in Python: JSON containment differs per database.
+    return WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
+
+
 def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
-    # Subscriptions are filtered in Python: JSON containment differs per database,
-    # and the active endpoints are few enough to read at once.
-    active = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
-    return [endpoint for endpoint in active if endpoint.is_subscribed_to(event_type)]
+    """Active endpoints that may want this event."""
+    return [endpoint for endpoint in _active_endpoints() if _wants(endpoint, event_type)]
 
 
 @receiver(incident_event_recorded, sender=IncidentEvent, dispatch_uid="webhooks.outbox")
@@ -53,6 +64,11 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
             external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
         ),
     )
+    # At most WEBHOOK_INLINE_FANOUT_MAX + 1 endpoints are read here, whatever their number:
+    # the change's transaction stays O(1) in the number of endpoints.
+    inline_max = settings.WEBHOOK_INLINE_FANOUT_MAX
+    endpoints = list(_active_endpoints().order_by("pk")[: inline_max + 1])
+    inline = len(endpoints) <= inline_max
     event = Event.objects.create(
         id=event_id,
         type=incident_event.type,
@@ -60,24 +76,83 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         incident_event=incident_event,
         payload=body.decode("utf-8"),
         created_at=incident_event.occurred_at,
+        expanded_at=incident_event.occurred_at if inline else None,
     )
-    deliveries_create(event=event, endpoints=subscribed_endpoints(event_type=event.type), origin=Delivery.Origin.EVENT)
+    if inline:
+        wanted = [endpoint for endpoint in endpoints if _wants(endpoint, event.type)]
+        deliveries_create(event=event, endpoints=wanted, origin=Delivery.Origin.EVENT)
+    else:
+        # A large fan-out: a worker writes the deliveries after commit (event_expand).
+        wakeups.enqueue_expansion_on_commit(event.id)
     return event
 
 
+def event_expand(*, event_id: str) -> int:
+    """Write the deliveries of an event whose fan-out was too large for its change's
+    transaction, in chunks, and enqueue them. Safe to run again (after a crash, or a
+    duplicate wake-up): the unique constraint on (event, endpoint, message) keeps each
+    delivery once. Returns how many deliveries the event has."""
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None or event.expanded_at is not None:
+        return 0
+    now, renderer = timezone.now(), EventRenderer(event)
+    chunk: list[Delivery] = []
+    for endpoint in _active_endpoints().iterator(chunk_size=2000):
+        if not _wants(endpoint, event.type):
+            continue
+        for message in renderer.messages_for(endpoint):
+            if message.type is None or endpoint.is_subscribed_to(message.type):
+                chunk.append(new_delivery(event.id, endpoint, Delivery.Origin.EVENT, now, message=message))
+        if len(chunk) >= EXPANSION_CHUNK:
+            Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
+            chunk = []
+    Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
+    Event.objects.filter(pk=event.pk, expanded_at__isnull=True).update(expanded_at=now)
+    # Every pending one, also those a crashed earlier expansion wrote.
+    pending = Delivery.objects.filter(event=event, origin=Delivery.Origin.EVENT, status=Delivery.Status.PENDING)
+    ids = list(pending.values_list("id", flat=True))
+    wakeups.enqueue_deliveries(ids)
+    return len(ids)
+
+
+# Rows per INSERT while expanding (each its own short transaction).
+EXPANSION_CHUNK = 1000
+
+
 def deliveries_create(*, event: Event, endpoints, origin: str) -> list[Delivery]:
+    """One delivery per message each endpoint subscribes to (one message per event,
+    except for formats that send several)."""
     now = timezone.now()
     renderer = EventRenderer(event)
-    return deliveries_save_and_enqueue(
-        [
-            new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, body=renderer.body_for(endpoint))
-            for endpoint in endpoints
-        ]
-    )
+    deliveries = []
+    for endpoint in endpoints:
+        for message in renderer.messages_for(endpoint):
+            if message.type is None or endpoint.is_subscribed_to(message.type):
+                deliveries.append(new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, message=message))
+    return deliveries_save_and_enqueue(deliveries)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message as a delivery row keeps it: body "" sends the event's own payload;
+    id and type "" mean the event's. `type` None: no per-message subscription check."""
+
+    body: str = ""
+    id: str = ""
+    type: str | None = None
+
+
+DEFAULT_MESSAGE = StoredMessage()
 
 
 def new_delivery(
-    event_id: str, endpoint: WebhookEndpoint, origin: str, now: datetime, *, is_test: bool = False, body: str = ""
+    event_id: str,
+    endpoint: WebhookEndpoint,
+    origin: str,
+    now: datetime,
+    *,
+    is_test: bool = False,
+    message: StoredMessage = DEFAULT_MESSAGE,
 ) -> Delivery:
     # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
     # A redelivered test event stays marked as a test (out of real-delivery stats and filters).
@@ -88,40 +163,53 @@ def new_delivery(
         is_test=is_test,
         next_attempt_at=now,
         enqueued_at=now,
-        body=body,
+        body=message.body,
+        message_id=message.id,
+        message_type=message.type or "",
     )
 
 
 class EventRenderer:
-    """One event's body for endpoints of another format than the default, rendered
+    """One event's messages for endpoints of another format than the default, rendered
     from its stored payload once per distinct format and options. Default-format
-    endpoints get "" (their deliveries send the payload itself) at no cost."""
+    endpoints send the payload itself, at no cost."""
 
     def __init__(self, event: Event):
         self.event = event
         self._parsed: dict | None = None
-        self._bodies: dict[tuple[str, str], str] = {}
+        self._messages: dict[tuple[str, str], list[StoredMessage]] = {}
 
-    def body_for(self, endpoint: WebhookEndpoint) -> str:
+    def messages_for(self, endpoint: WebhookEndpoint) -> list[StoredMessage]:
         if endpoint.format == formats.DEFAULT:
-            return ""
+            return [DEFAULT_MESSAGE]
         key = (endpoint.format, json.dumps(endpoint.format_options, sort_keys=True))
-        if key not in self._bodies:
-            self._bodies[key] = self._render(endpoint.format, endpoint.format_options)
-        return self._bodies[key]
+        if key not in self._messages:
+            self._messages[key] = self._render(endpoint.format, endpoint.format_options)
+        return self._messages[key]
 
-    def _render(self, format: str, options: dict) -> str:
+    def _render(self, format: str, options: dict) -> list[StoredMessage]:
         try:
             if self._parsed is None:
                 self._parsed = json.loads(self.event.payload)
             incident_id = self._parsed["incident"]["id"]
             context = formats.RenderContext(incident_url=incident_page_url(incident_id=incident_id))
-            return formats.render(format, event=self._parsed, options=options, context=context).decode("utf-8")
+            render = formats.test_messages if self.event.is_test else formats.messages
+            rendered = render(format, event=self._parsed, options=options, context=context)
         except Exception:
             # Never fail the incident's transaction over a message: the OpsKnight body goes
             # instead, and the receiver's answer shows in the log.
             logger.exception("Could not render event %s as %s; sending the OpsKnight body.", self.event.id, format)
-            return ""
+            return [DEFAULT_MESSAGE]
+        own_names = formats.event_types(format) is not None
+        return [
+            StoredMessage(
+                body=message.body.decode("utf-8"),
+                # The first message keeps the event's id: one-message formats are as before.
+                id="" if index == 0 else f"{self.event.id}_{index}",
+                type=message.type if own_names else None,
+            )
+            for index, message in enumerate(rendered)
+        ]
 
 
 def deliveries_save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:

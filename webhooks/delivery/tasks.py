@@ -7,6 +7,7 @@ from django.conf import settings
 
 from webhooks.actions import delivery_log_prune
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
+from webhooks.delivery.outbox import event_expand
 from webhooks.delivery.worker import deliveries_attempt
 
 
@@ -15,6 +16,12 @@ def deliver_batch(delivery_ids: list[str]) -> None:
     # Topped up with other due deliveries: under load one task serves a whole batch.
     # A hanging receiver's requests are recorded later, so they do not hold this thread.
     deliveries_attempt(delivery_ids=delivery_ids, fill_to=settings.WEBHOOK_BATCH_SIZE, record_slow_later=True)
+
+
+@shared_task(name="webhooks.tasks.expand_events", acks_late=True, ignore_result=True)
+def expand_events(event_ids: list[str]) -> None:
+    for event_id in event_ids:
+        event_expand(event_id=event_id)
 
 
 @shared_task(name="webhooks.tasks.dispatch_due_deliveries", ignore_result=True)

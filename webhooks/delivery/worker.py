@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from webhooks import transport
+from webhooks import formats, transport
 from webhooks.delivery import claims, late_recorder, recording, wakeups
 from webhooks.models import Delivery, DeliveryAttempt
 
@@ -46,14 +46,20 @@ def deliveries_attempt(
 def _signed_request(delivery: Delivery, timestamp: int, not_after: float) -> transport.OutgoingRequest:
     endpoint, event = delivery.endpoint, delivery.event
     body = delivery.sent_body.encode("utf-8")
+    secrets = endpoint.signing_secrets()
     headers = transport.build_headers(
         delivery_id=delivery.id,
-        event_id=event.id,
+        event_id=delivery.webhook_id,
         event_type=event.type,
         body=body,
-        secrets=endpoint.signing_secrets(),
+        secrets=secrets,
         timestamp=timestamp,
         custom_headers=endpoint.headers,
+    )
+    headers.update(
+        formats.extra_headers(
+            endpoint.format, message_id=delivery.webhook_id, body=body, secrets=secrets, endpoint_id=endpoint.pk
+        )
     )
     # Send Test answers the operator now: it does not wait behind the endpoint's cap.
     return transport.OutgoingRequest(endpoint.url, body, headers, None if delivery.is_test else endpoint.pk, not_after)

@@ -1,16 +1,18 @@
-"""Webhook body formats: what an endpoint receives for an event.
+"""Webhook formats: an OpsKnight event (its stored payload, parsed) → the message(s) one
+endpoint receives. One module of pure functions per format; see docs/architecture.md.
 
-A format turns an OpsKnight event (its stored payload, parsed) into the body one
-endpoint gets: one small module per format, each with two pure functions,
-`validate_options(options) -> dict` (clean options, or OptionsError) and
-`render(event, options, context) -> bytes`. Delivery, retries, the log, signing and
-Send Test are the same for every format; so are the headers (see docs/formats.md).
+Each module has `validate_options(options) -> dict` and either `render(event, options,
+context) -> bytes` (one message) or `render_messages(...) -> list[RenderedMessage]` (several,
+each its own delivery). Optional: `EVENT_TYPES` (the format's own event names, which
+its endpoints subscribe in), `headers(...)` (extra headers, e.g. another platform's
+signature) and `test_messages(options, context)` (what Send Test sends).
 """
 
 from types import ModuleType
 
 from webhooks.formats import discord, google_chat, incidentio, msteams, opsknight, slack, telegram
 from webhooks.formats.common import OptionsError, RenderContext
+from webhooks.formats.rendered import RenderedMessage
 
 DEFAULT = "opsknight"
 
@@ -43,9 +45,43 @@ def validate_options(name: str, options) -> dict:
 
 
 def render(name: str, *, event: dict, options: dict, context: RenderContext) -> bytes:
-    return _module(name).render(event, options, context)
+    """The body of a one-message format (the first message of a multi-message one)."""
+    return messages(name, event=event, options=options, context=context)[0].body
+
+
+def messages(name: str, *, event: dict, options: dict, context: RenderContext) -> list[RenderedMessage]:
+    """Every message the event becomes for an endpoint of this format, in a fixed order
+    (a message's place in it is part of its `webhook-id`)."""
+    module = _module(name)
+    if hasattr(module, "render_messages"):
+        return module.render_messages(event, options, context)
+    return [RenderedMessage(type=event["event"], body=module.render(event, options, context))]
+
+
+def test_messages(name: str, *, event: dict, options: dict, context: RenderContext) -> list[RenderedMessage]:
+    """What Send Test sends: the format's own test message if it has one (PagerDuty's
+    `pagey.ping`), else the sample event rendered as usual."""
+    module = _module(name)
+    if hasattr(module, "test_messages"):
+        return module.test_messages(options, context)
+    return messages(name, event=event, options=options, context=context)
+
+
+def event_types(name: str) -> tuple[str, ...] | None:
+    """The event names an endpoint of this format subscribes in, when the format has its
+    own (incident.io's `public_incident.incident_updated_v2`…); None: OpsKnight's."""
+    return getattr(_module(name), "EVENT_TYPES", None)
+
+
+def extra_headers(name: str, *, message_id: str, body: bytes, secrets: list[str], endpoint_id: str) -> dict[str, str]:
+    """Headers the format adds to every attempt (another platform's signature and ids)."""
+    module = _module(name)
+    if not hasattr(module, "headers"):
+        return {}
+    return module.headers(message_id=message_id, body=body, secrets=secrets, endpoint_id=endpoint_id)
 
 
 __all__ = [
-    "DEFAULT", "FORMATS", "NAMES", "OptionsError", "RenderContext", "UnknownFormat", "render", "validate_options",
+    "DEFAULT", "FORMATS", "NAMES", "OptionsError", "RenderContext", "RenderedMessage", "UnknownFormat", "event_types",
+    "extra_headers", "messages", "render", "test_messages", "validate_options",
 ]  # fmt: skip

@@ -42,11 +42,11 @@ def make_event(n: int = 0, is_test: bool = False) -> Event:
 
 def endpoint_with_log(n: int, succeeded: int, failed: int, pending: int = 0) -> WebhookEndpoint:
     endpoint = endpoint_create(name=f"endpoint {n}", url=f"https://hooks{n}.example.com/in")
-    event = make_event(n)
     now = timezone.now()
     for status, count in [("succeeded", succeeded), ("failed", failed), ("pending", pending)]:
         for _ in range(count):
-            Delivery.objects.create(event=event, endpoint=endpoint, status=status, next_attempt_at=now)
+            # One event per delivery: an event's message goes to an endpoint once.
+            Delivery.objects.create(event=make_event(n), endpoint=endpoint, status=status, next_attempt_at=now)
     return endpoint
 
 

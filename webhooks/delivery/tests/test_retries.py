@@ -124,7 +124,9 @@ def test_an_endpoint_failing_for_the_whole_window_is_disabled_and_a_success_rese
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
 
-    second = Delivery.objects.create(event=delivery.event, endpoint=endpoint, next_attempt_at=timezone.now())
+    second = Delivery.objects.create(
+        event=delivery.event, endpoint=endpoint, next_attempt_at=timezone.now(), origin=Delivery.Origin.REDELIVER
+    )
     second = Delivery.objects.select_related("endpoint").get(pk=second.pk)
     attempt(second)  # 500: opens again
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=5, minutes=1))

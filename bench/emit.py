@@ -1,0 +1,103 @@
+"""The emit path alone: CPU per lifecycle event in-process (incident_create and the
+four transitions, each with its outbox row, deliveries and wake-up), against a plain
+ORM insert-and-commit loop in the same process, rounds interleaved.
+
+    python -m bench.emit [--rounds 3] [--incidents 200] [--endpoints 5] [--profile]
+
+Uses the bench's PostgreSQL database (opsknight_bench, emptied first) and Redis database
+13; the wake-ups go to Redis for real (nothing consumes them; the queue is emptied after).
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.emit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--incidents", type=int, default=200, help="incidents per round (5 events each)")
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of one round")
+    args = parser.parse_args(argv)
+
+    from bench.stack import bench_database_url, bench_redis_url, ensure_database
+
+    database_url = bench_database_url(os.environ.get("DATABASE_URL"))
+    ensure_database(database_url)
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=bench_redis_url(os.environ.get("REDIS_URL")),
+        DJANGO_SETTINGS_MODULE="opsknight.settings",
+        DJANGO_SECRET_KEY="bench-only-secret-key-not-for-production",
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        LOG_LEVEL="WARNING",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents import services
+    from incidents.actors import Actor
+    from incidents.models import Service
+    from opsknight.celery import app
+    from webhooks.endpoints import endpoint_create
+    from webhooks.models import WebhookEndpoint
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    for n in range(args.endpoints):
+        endpoint_create(name=f"emit {n}", url=f"http://127.0.0.1:9/{n}")
+    service = Service.objects.create(name="emit bench")
+    actor = Actor.system("bench.emit")
+    counter = iter(range(10**9))
+
+    def lifecycle() -> None:
+        incident, _ = services.incident_create(
+            title="emit bench", idempotency_key=f"k{next(counter)}", actor=actor, service=service
+        )
+        services.incident_acknowledge(incident=incident, actor=actor)
+        services.incident_escalate(incident=incident, actor=actor)
+        services.incident_resolve(incident=incident, actor=actor)
+        services.incident_reopen(incident=incident, actor=actor)
+
+    def baseline() -> None:
+        # Five single-row transactions, as the five events are: the floor of the database round trips.
+        for _ in range(5):
+            with transaction.atomic():
+                Service.objects.create(name=f"baseline {next(counter)}")
+
+    def measure(step, count: int) -> float:
+        started = time.process_time()
+        for _ in range(count):
+            step()
+        return (time.process_time() - started) / (count * 5) * 1000
+
+    lifecycle()  # warm up: connections, imports, the producer pool
+    baseline()
+    with CaptureQueriesContext(connection) as queries:
+        lifecycle()
+    best = {"baseline": float("inf"), "emit": float("inf")}
+    for _ in range(args.rounds):
+        best["baseline"] = min(best["baseline"], measure(baseline, args.incidents))
+        best["emit"] = min(best["emit"], measure(lifecycle, args.incidents))
+    print(f"{args.incidents} incidents × 5 events × {args.rounds} rounds, {args.endpoints} endpoints, best round:")
+    print(f"  plain ORM insert + commit (baseline)  {best['baseline']:6.2f} ms CPU/event  1.00x")
+    ratio = best["emit"] / best["baseline"]
+    print(f"  lifecycle event with its outbox       {best['emit']:6.2f} ms CPU/event  {ratio:.2f}x")
+    print(f"  queries per event: {len(queries.captured_queries) / 5:.1f} ({WebhookEndpoint.objects.count()} endpoints)")
+    if args.profile:
+        profile = cProfile.Profile(time.process_time)  # CPU, not wall: waits on the database left out
+        profile.runcall(lambda: [lifecycle() for _ in range(args.incidents)])
+        pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
+    app.connection_for_write().default_channel.client.delete("celery")
+
+
+if __name__ == "__main__":
+    main()
