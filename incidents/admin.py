@@ -1,16 +1,17 @@
 """Incident admin. Every change goes through incidents.services, like the API's."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from incidents import services
+from incidents import responders, selectors, services
 from incidents.actors import Actor
-from incidents.models import ExternalLink, Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentEvent, Responder, Service
 
 
 @admin.register(Service)
@@ -18,6 +19,48 @@ class ServiceAdmin(admin.ModelAdmin):
     list_display = ["name", "id", "created_at"]
     search_fields = ["id", "name"]
     readonly_fields = ["id", "created_at"]
+
+
+class ResponderForm(forms.ModelForm):
+    class Meta:
+        model = Responder
+        fields = responders.RESPONDER_FIELDS
+
+    def clean_telegram_username(self):
+        # As in the API: "@ada_l" is the username "ada_l".
+        value = self.cleaned_data["telegram_username"]
+        return value.removeprefix("@") if value else value
+
+
+@admin.register(Responder)
+class ResponderAdmin(admin.ModelAdmin):
+    form = ResponderForm
+    list_display = ["name", "email", "slack_user_id", "id", "created_at"]
+    search_fields = ["id", "name", "email", "slack_user_id"]
+    fields = ["id", *responders.RESPONDER_FIELDS, "created_at"]
+    readonly_fields = ["id", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in responders.RESPONDER_FIELDS}
+        if change:
+            responders.responder_update(responder=obj, **fields)
+        else:
+            obj.pk = responders.responder_create(**fields).pk  # the admin redirects to obj's page
+
+    def delete_model(self, request, obj):
+        responders.responder_delete(responder=obj)
+
+
+class IncidentAddForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        # The service matches the assignee again when it saves; this turns an unknown
+        # responder id into a form error instead of a server error.
+        try:
+            responders.assignee_resolve(value=cleaned.get("assignee"))
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
 
 
 class IncidentEventInline(admin.TabularInline):
@@ -50,10 +93,15 @@ class ExternalLinkInline(admin.TabularInline):
 # webhook deliveries: webhooks/admin/incident_timeline.py (incidents never import webhooks).
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "status", "severity", "service", "escalation_level", "visibility", "created_at"]
+    list_display = [
+        "reference", "title", "status", "severity", "service", "assignee_name", "escalation_level", "visibility",
+        "created_at", "id",
+    ]  # fmt: skip
     list_filter = ["status", "severity", "visibility", "service"]
-    search_fields = ["id", "title", "idempotency_key", "assignee"]
-    list_select_related = ["service"]
+    # A reference (INC-42) or a bare number finds that incident too: get_search_results.
+    search_fields = ["id", "title", "idempotency_key", "assignee", "assignee_responder__name"]
+    search_help_text = "Reference (INC-42), id, title, idempotency key or assignee."
+    list_select_related = ["service", "assignee_responder"]
     date_hierarchy = "created_at"
     inlines = [IncidentEventInline, ExternalLinkInline]
     actions = ["acknowledge", "resolve", "escalate", "reopen"]
@@ -65,9 +113,9 @@ class IncidentAdmin(admin.ModelAdmin):
     # Declared through the form below; everything else changes only through a lifecycle action.
     add_fields = ["title", "summary", "severity", "service", "assignee", "visibility", "idempotency_key"]
     readonly_after_create = [
-        "id", "title", "summary", "status", "severity", "service", "assignee", "visibility",
-        "escalation_level", "idempotency_key", "version", "created_at", "updated_at",
-        "acknowledged_at", "resolved_at", "created_by_key",
+        "reference", "id", "title", "summary", "status", "severity", "service", "assignee_name",
+        "assignee_responder", "visibility", "escalation_level", "idempotency_key", "version", "created_at",
+        "created_by", "updated_at", "acknowledged_at", "resolved_at", "created_by_key",
     ]  # fmt: skip
 
     def get_fields(self, request, obj=None):
@@ -75,6 +123,34 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_after_create
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = IncidentAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("assignee_responder")
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        number = selectors.incident_number_from_reference(search_term)
+        if number is not None:
+            found |= queryset.filter(number=number)
+        return found, may_have_duplicates
+
+    @admin.display(description="reference", ordering="number")
+    def reference(self, incident: Incident) -> str:
+        return incident.reference
+
+    @admin.display(description="assignee", ordering="assignee")
+    def assignee_name(self, incident: Incident) -> str:
+        person = responders.incident_assignee(incident)
+        return person.name if person else "—"
+
+    @admin.display(description="declared by")
+    def created_by(self, incident: Incident) -> str:
+        return f"{incident.creator_name or incident.creator_id or '—'} ({incident.get_creator_type_display()})"
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -1,5 +1,6 @@
 """Incident reads. Visibility is applied here, once, for every interface."""
 
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from incidents.models import ExternalLink, Incident, IncidentEvent, Service
 
 
 def incident_queryset(*, include_private: bool) -> QuerySet[Incident]:
-    incidents = Incident.objects.select_related("service").prefetch_related("external_links")
+    incidents = Incident.objects.select_related("service", "assignee_responder").prefetch_related("external_links")
     if not include_private:
         incidents = incidents.filter(visibility=Incident.Visibility.PUBLIC)
     return incidents
@@ -40,6 +41,15 @@ def incident_get(*, incident_id: str, include_private: bool) -> Incident:
     """Raises Incident.DoesNotExist for unknown ids and for private incidents the
     caller may not read: a private incident is invisible, not forbidden."""
     return incident_queryset(include_private=include_private).get(pk=incident_id)
+
+
+def incident_number_from_reference(text: str) -> int | None:
+    """The number in a reference (`INC-42`, any case) or a bare number (`42`), else None."""
+    prefix = re.escape(settings.INCIDENT_REFERENCE_PREFIX)
+    match = re.fullmatch(rf"(?:{prefix}-)?([0-9]{{1,10}})", text.strip(), flags=re.IGNORECASE)
+    if match is None or int(match.group(1)) > 2**31 - 1:  # beyond the column's range
+        return None
+    return int(match.group(1))
 
 
 def incident_page_url(*, incident_id: str) -> str:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from incidents.actors import Actor
-from incidents.models import ExternalLink, Incident, IncidentEvent, Service
+from incidents.models import ExternalLink, Incident, IncidentCounter, IncidentEvent, Service
+from incidents.responders import Assignee, assignee_resolve
 from incidents.signals import incident_event_recorded
 from opsknight.errors import ConflictError
 
@@ -78,6 +79,35 @@ def _record_event(*, incident: Incident, event_type: str, actor: Actor, now: dat
     return event
 
 
+_COUNTER = IncidentCounter._meta.db_table
+_INCIDENTS = Incident._meta.db_table
+
+
+def _next_incident_number() -> int:
+    """The next incident number, in the caller's transaction. The counter row stays locked
+    until it ends, so concurrent creates take numbers one after the other; a create that
+    rolls back (an idempotency_key or dedup_key already used) gives its number back."""
+    with connection.cursor() as cursor:
+        # One statement on PostgreSQL and SQLite (3.35+): increment and read under the row lock.
+        cursor.execute(f"UPDATE {_COUNTER} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number")
+        row = cursor.fetchone()
+        if row is not None:
+            return row[0]
+        # No counter row: a database whose tables were emptied (the migration makes it).
+        # Start after the highest number; a concurrent create doing the same waits on the
+        # primary key, fails, and takes the row's next number.
+        try:
+            with transaction.atomic():
+                cursor.execute(
+                    f"INSERT INTO {_COUNTER} (id, last_number) "
+                    f"SELECT 1, COALESCE(MAX(number), 0) + 1 FROM {_INCIDENTS} RETURNING last_number"
+                )
+                return cursor.fetchone()[0]
+        except IntegrityError:
+            cursor.execute(f"UPDATE {_COUNTER} SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number")
+            return cursor.fetchone()[0]
+
+
 def incident_create(
     *,
     title: str,
@@ -93,28 +123,37 @@ def incident_create(
 ) -> tuple[Incident, bool]:
     """Declare an incident. Returns `(incident, created)`: with an `idempotency_key`
     already used, or a `dedup_key` an open incident has, that incident and
-    `created=False`, and nothing is emitted."""
+    `created=False`, and nothing is emitted. `assignee` is a responder id, an email or a
+    Slack user id (see responders.assignee_resolve)."""
     now = timezone.now()
+    person = assignee_resolve(value=assignee)
     incident = Incident(
         title=title,
         summary=summary,
         severity=severity,
         service=service,
-        assignee=assignee or None,
+        assignee=person.text,
+        assignee_responder=person.responder,
         visibility=visibility,
         idempotency_key=idempotency_key or None,
         dedup_key=dedup_key or None,
         created_at=now,
         updated_at=now,
         created_by_key=created_by_key,
+        creator_type=actor.type,
+        creator_id=actor.id,
+        creator_name=actor.name,
     )
-    # Uniqueness is left to the database constraint: a check here would race.
-    incident.full_clean(validate_unique=False, validate_constraints=False)
+    # Uniqueness is left to the database constraint: a check here would race. The number
+    # is taken in the transaction below; the responder was just read (no second look-up).
+    incident.full_clean(exclude=["number", "assignee_responder"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
+            incident.number = _next_incident_number()
             incident.save(force_insert=True)
             _record_event(incident=incident, event_type=IncidentEvent.Type.TRIGGERED, actor=actor, now=now)
     except IntegrityError:
+        incident.number = None
         existing = _incident_holding_keys(incident)
         if existing is None:
             raise
@@ -144,13 +183,21 @@ def _incident_holding_keys(incident: Incident) -> Incident | None:
     return None
 
 
-def incident_transition(*, incident: Incident, transition: Transition, actor: Actor) -> Incident:
-    """Apply one lifecycle transition, or raise InvalidTransition naming the current status."""
+def incident_transition(
+    *, incident: Incident, transition: Transition, actor: Actor, assignee: Assignee | None = None
+) -> Incident:
+    """Apply one lifecycle transition, or raise InvalidTransition naming the current status.
+    With `assignee` (from responders.assignee_resolve), the change also assigns it."""
     try:
         with transaction.atomic():
             # The row lock serialises concurrent transitions: each sees the previous
             # one's status and version, so versions never repeat and refusals are exact.
-            locked = Incident.objects.select_for_update().get(pk=incident.pk)
+            # Service and assignee come along for the webhook payload (only the incident is locked).
+            locked = (
+                Incident.objects.select_for_update(of=("self",))
+                .select_related("service", "assignee_responder")
+                .get(pk=incident.pk)
+            )
             if locked.status not in transition.allowed_from:
                 allowed = " or ".join(sorted(transition.allowed_from))
                 raise InvalidTransition(
@@ -159,6 +206,8 @@ def incident_transition(*, incident: Incident, transition: Transition, actor: Ac
                 )
             now = timezone.now()
             transition.apply(locked, now)
+            if assignee is not None and assignee.text:
+                locked.assignee, locked.assignee_responder = assignee.text, assignee.responder
             locked.version += 1
             locked.updated_at = now
             # No full_clean: only this module's code set the fields above.
@@ -175,8 +224,11 @@ def incident_transition(*, incident: Incident, transition: Transition, actor: Ac
     return locked
 
 
-def incident_acknowledge(*, incident: Incident, actor: Actor) -> Incident:
-    return incident_transition(incident=incident, transition=ACKNOWLEDGE, actor=actor)
+def incident_acknowledge(*, incident: Incident, actor: Actor, assignee: str | None = None) -> Incident:
+    """`assignee` (optional): who takes the incident, as for incident_create; none keeps
+    the current assignee."""
+    person = assignee_resolve(value=assignee)
+    return incident_transition(incident=incident, transition=ACKNOWLEDGE, actor=actor, assignee=person)
 
 
 def incident_resolve(*, incident: Incident, actor: Actor) -> Incident:

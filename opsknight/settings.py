@@ -2,6 +2,7 @@
 the environment (see the configuration table in README.md), with safe defaults."""
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -159,6 +160,18 @@ SPECTACULAR_SETTINGS = {
 
 # Requests per API key, as "N/sec|min|hour|day"; empty turns rate limiting off.
 API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1200/min")
+
+# --- Incidents -------------------------------------------------------------------
+
+# Incidents are numbered 1, 2, 3...; people call them by this prefix, a dash and the
+# number: `INC-42` (the API's and the payloads' `reference`). Changing it renames every
+# incident's reference, old ones too.
+INCIDENT_REFERENCE_PREFIX = env.str("INCIDENT_REFERENCE_PREFIX", default="INC")
+if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,15}", INCIDENT_REFERENCE_PREFIX):
+    raise ImproperlyConfigured(
+        f"INCIDENT_REFERENCE_PREFIX must be 1 to 16 letters or digits, starting with a letter, "
+        f"not {INCIDENT_REFERENCE_PREFIX!r}."
+    )
 
 # --- Redis: Celery's broker, and the cache that counts API requests -----------------
 

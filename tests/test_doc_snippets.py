@@ -43,6 +43,7 @@ BODY = opsknight_format.event_body(
     event_id=EVENT_ID,
     event_type="incident.triggered",
     timestamp=datetime(2024, 1, 15, 10, 30, tzinfo=UTC),
+    actor={"type": "user", "id": "7", "name": "Zoë Ørsted"},
     incident={"id": "inc_01HQ3ZB4R7T9V1X3Z5B7D9F1H3", "title": "Paiement refusé — 5xx ↑", "version": 1},
 )
 TAMPERED = BODY.replace(b'"version":1', b'"version":2')
@@ -227,6 +228,7 @@ def test_example_bodies_in_webhooks_md_have_the_payload_shape():
     """Every example event body in the docs has the keys opsknight_format.py writes, in its
     order; the one-line ones are byte-for-byte compact JSON as sent."""
     from incidents.models import Incident
+    from incidents.responders import Person
 
     public_keys = list(opsknight_format.incident_payload(Incident(title="x")))
     examples = []
@@ -242,13 +244,19 @@ def test_example_bodies_in_webhooks_md_have_the_payload_shape():
     assert len(examples) >= 6
     event_types = set()
     for text, document in examples:
-        assert list(document) == ["id", "event", "timestamp", "incident"]
+        assert list(document) == ["id", "event", "timestamp", "actor", "incident"]
         event_types.add(document["event"])
         incident = document["incident"]
         if incident.get("visibility") == "private":
             assert incident == {"id": incident["id"], "visibility": "private"}
+            assert list(document["actor"]) == ["type"]  # no names of people
         else:
             assert list(incident) == public_keys
+            assert list(document["actor"]) == ["type", "id", "name"]
+            assert list(incident["createdBy"]) == ["type", "id", "name"]
+            assert incident["reference"] == f"INC-{incident['number']}"
+            if incident["assignee"] is not None:
+                assert list(incident["assignee"]) == list(opsknight_format.person_payload(Person(None, "x")))
         for value in (document["timestamp"], incident.get("createdAt"), incident.get("updatedAt")):
             assert value is None or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value)
         if "\n" not in text.rstrip("\n"):

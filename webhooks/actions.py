@@ -7,11 +7,25 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import Incident, Service
+from incidents.actors import Actor
+from incidents.models import Incident, Responder, Service
 from webhooks import formats
 from webhooks.delivery import claims, outbox, worker
 from webhooks.formats import opsknight as opsknight_format
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, Event, WebhookEndpoint, new_event_id
+
+# Send Test's people: who "declared" and changed the sample incident, and its assignee
+# (example.com and made-up ids, Slack's from its API docs: nobody real is mentioned).
+SEND_TEST_ACTOR = Actor.system("Send Test")
+SAMPLE_RESPONDER = Responder(
+    id="rsp_TEST00000000000000000000000",
+    name="Sample Responder",
+    email="responder@example.com",
+    slack_user_id="U012AB3CD",
+    teams_upn="responder@example.com",
+    discord_user_id="100000000000000001",
+    telegram_username="sample_responder",
+)
 
 
 def _sample_incident(event_type: str) -> dict:
@@ -24,11 +38,16 @@ def _sample_incident(event_type: str) -> dict:
     }.get(event_type, Incident.Status.TRIGGERED)
     incident = Incident(
         id="inc_TEST00000000000000000000000",
+        number=0,
         title="Test event from OpsKnight",
         summary="Sent with Send Test: not a real incident.",
         status=status,
         severity=Incident.Severity.INFO,
         service=Service(id="svc_TEST00000000000000000000000", name="OpsKnight test"),
+        assignee_responder=SAMPLE_RESPONDER,
+        assignee=SAMPLE_RESPONDER.email,
+        creator_type=SEND_TEST_ACTOR.type,
+        creator_name=SEND_TEST_ACTOR.name,
         escalation_level=1 if event_type == EVENT_TYPES.ESCALATED else 0,
         created_at=now,
         updated_at=now,
@@ -46,7 +65,11 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint, event_type: str = EVENT_TYP
     now = timezone.now()
     event_id = new_event_id()
     body = opsknight_format.event_body(
-        event_id=event_id, event_type=event_type, timestamp=now, incident=_sample_incident(event_type)
+        event_id=event_id,
+        event_type=event_type,
+        timestamp=now,
+        actor=opsknight_format.actor_payload(type=SEND_TEST_ACTOR.type, name=SEND_TEST_ACTOR.name),
+        incident=_sample_incident(event_type),
     )
     with transaction.atomic():
         # Expanded already: its one delivery is written here, never by a worker.

@@ -3,10 +3,12 @@ Neither holds business logic: that is in services.py."""
 
 from collections.abc import Mapping
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.alerts import ALERT_SEVERITIES
-from incidents.models import HTTP_URL, ExternalLink, Incident, IncidentEvent, Service
+from incidents.models import HTTP_URL, ExternalLink, Incident, IncidentEvent, Responder, Service
+from incidents.responders import RESPONDER_FIELDS, incident_assignee
 
 
 class ServiceOutput(serializers.ModelSerializer):
@@ -32,8 +34,58 @@ class ExternalLinkOutput(serializers.ModelSerializer):
         fields = ["id", "system", "key", "url", "created_at"]
 
 
+class ResponderOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Responder
+        fields = ["id", *RESPONDER_FIELDS, "created_at"]
+
+
+HANDLE_HELP = {
+    "slack_user_id": "`U` or `W` and 8 to 11 upper-case letters or digits, e.g. `U02AYNF2XJM`. Unique.",
+    "teams_upn": "The Teams (Entra ID) user principal name, e.g. `ada@contoso.onmicrosoft.com`.",
+    "discord_user_id": "17 to 20 digits (a snowflake), e.g. `80351110224678912`.",
+    "telegram_username": "5 to 32 letters, digits or `_`, starting with a letter; a leading `@` is dropped.",
+}
+
+
+def handle_field(name: str, *, max_length: int) -> serializers.CharField:
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_null=True, allow_blank=True, help_text=HANDLE_HELP[name]
+    )
+
+
+class ResponderUpdateInput(serializers.Serializer):
+    """Every field optional; `null` or `""` clears a handle."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(max_length=254, required=False, help_text="Unique, case-insensitively.")
+    slack_user_id = handle_field("slack_user_id", max_length=12)
+    teams_upn = handle_field("teams_upn", max_length=254)
+    discord_user_id = handle_field("discord_user_id", max_length=20)
+    telegram_username = handle_field("telegram_username", max_length=33)
+
+
+class ResponderCreateInput(ResponderUpdateInput):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, help_text="Unique, case-insensitively.")
+
+
+class PersonOutput(serializers.Serializer):
+    """An incident's assignee: a responder, or (`id` null) the text it was assigned to."""
+
+    id = serializers.CharField(allow_null=True, help_text="`rsp_...`; null when the assignee matched no responder.")
+    name = serializers.CharField(help_text="The responder's name, or the assignee text.")
+    email = serializers.CharField(allow_null=True)
+    slack_user_id = serializers.CharField(allow_null=True)
+    teams_upn = serializers.CharField(allow_null=True)
+    discord_user_id = serializers.CharField(allow_null=True)
+    telegram_username = serializers.CharField(allow_null=True)
+
+
 class IncidentOutput(serializers.ModelSerializer):
+    reference = serializers.CharField(help_text="`INC-42`: INCIDENT_REFERENCE_PREFIX, a dash, the number.")
     service = ServiceRefOutput(allow_null=True)
+    assignee = serializers.SerializerMethodField()
     created_by_key = serializers.CharField(source="created_by_key_id", allow_null=True)
     external_links = ExternalLinkOutput(many=True, read_only=True)
 
@@ -41,6 +93,8 @@ class IncidentOutput(serializers.ModelSerializer):
         model = Incident
         fields = [
             "id",
+            "number",
+            "reference",
             "title",
             "summary",
             "status",
@@ -60,6 +114,11 @@ class IncidentOutput(serializers.ModelSerializer):
             "external_links",
         ]
 
+    @extend_schema_field(PersonOutput(allow_null=True))
+    def get_assignee(self, incident: Incident) -> dict | None:
+        person = incident_assignee(incident)
+        return None if person is None else PersonOutput(person).data
+
 
 class ServiceIdField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
@@ -67,6 +126,12 @@ class ServiceIdField(serializers.PrimaryKeyRelatedField):
         if isinstance(data, str) and "\x00" in data:
             self.fail("does_not_exist", pk_value=data.replace("\x00", "\\x00"))
         return super().to_internal_value(data)
+
+
+ASSIGNEE_HELP = (
+    "A responder id (`rsp_...`), an email or a Slack user id: one that matches a responder assigns it; "
+    "one that matches none is kept as a name. An unknown `rsp_` id is a 400."
+)
 
 
 class IncidentCreateInput(serializers.Serializer):
@@ -82,8 +147,28 @@ class IncidentCreateInput(serializers.Serializer):
         default=None,
         error_messages={"does_not_exist": "No service with id '{pk_value}'."},
     )
-    assignee = serializers.CharField(max_length=320, required=False, allow_null=True, allow_blank=True, default=None)
+    assignee = serializers.CharField(
+        max_length=320,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text=ASSIGNEE_HELP,
+    )
     visibility = serializers.ChoiceField(choices=Incident.Visibility.choices, default=Incident.Visibility.PUBLIC)
+
+
+class IncidentAcknowledgeInput(serializers.Serializer):
+    """The body is optional: `{}` or none at all acknowledges without changing the assignee."""
+
+    assignee = serializers.CharField(
+        max_length=320,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="Who takes the incident. " + ASSIGNEE_HELP + " Absent or null: the assignee is kept.",
+    )
 
 
 class ExternalLinkCreateInput(serializers.Serializer):

@@ -21,4 +21,6 @@ urlpatterns = [
     path("events", views.AlertEventApi.as_view(), name="alert-events"),
     path("services", views.ServiceListCreateApi.as_view(), name="service-list"),
     path("services/<str:service_id>", views.ServiceDetailApi.as_view(), name="service-detail"),
+    path("responders", views.ResponderListCreateApi.as_view(), name="responder-list"),
+    path("responders/<str:responder_id>", views.ResponderDetailApi.as_view(), name="responder-detail"),
 ]

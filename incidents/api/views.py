@@ -1,4 +1,5 @@
-"""Incident, alert-event and service API views: validate, call a service or selector, render."""
+"""Incident, alert-event, service and responder API views: validate, call a service or
+selector, render."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -6,21 +7,25 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import alerts, selectors, services
+from incidents import alerts, responders, selectors, services
 from incidents.actors import Actor
 from incidents.api.serializers import (
     AlertEventInput,
     AlertEventOutput,
     ExternalLinkCreateInput,
     ExternalLinkOutput,
+    IncidentAcknowledgeInput,
     IncidentCreateInput,
     IncidentEventOutput,
     IncidentFilterInput,
     IncidentOutput,
+    ResponderCreateInput,
+    ResponderOutput,
+    ResponderUpdateInput,
     ServiceCreateInput,
     ServiceOutput,
 )
-from incidents.models import ExternalLink, Incident, Service
+from incidents.models import ExternalLink, Incident, Responder, Service
 from opsknight.api.pagination import OldestFirstCursorPagination, paginated_response
 from opsknight.api.schema import PAGE_PARAMETERS, error_responses, paginated
 from opsknight.models import Scope
@@ -118,22 +123,37 @@ class IncidentTransitionApi(APIView):
         return Response(IncidentOutput(incident).data)
 
 
-def transition_schema(transition: services.Transition):
+def transition_schema(transition: services.Transition, *, request=None, description: str = ""):
     """The action's own OpenAPI operation, on the `post` its class inherits."""
     return extend_schema_view(
         post=extend_schema(
             operation_id=f"incidents_{transition.action}",
-            request=None,
-            responses={200: IncidentOutput, **error_responses(403, 404, 409)},
+            summary=f"{transition.action.capitalize()} an incident",
+            request=request,
+            responses={200: IncidentOutput, **error_responses(*((400,) if request else ()), 403, 404, 409)},
             description=f"Allowed when the status is {' or '.join(sorted(transition.allowed_from))}; "
-            f"emits `{transition.event_type}`. Any other status: 409.",
+            f"emits `{transition.event_type}`. Any other status: 409." + description,
         )
     )
 
 
-@transition_schema(services.ACKNOWLEDGE)
+@transition_schema(
+    services.ACKNOWLEDGE,
+    request=IncidentAcknowledgeInput,
+    description=" The body is optional; `assignee` says who takes the incident (as PagerDuty's acknowledge).",
+)
 class IncidentAcknowledgeApi(IncidentTransitionApi):
     transition = services.ACKNOWLEDGE
+
+    def post(self, request, incident_id: str):
+        data = IncidentAcknowledgeInput(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        incident = services.incident_acknowledge(
+            incident=get_visible_incident(request, incident_id),
+            actor=Actor.from_api_key(request.auth),
+            assignee=data.validated_data["assignee"],
+        )
+        return Response(IncidentOutput(incident).data)
 
 
 @transition_schema(services.RESOLVE)
@@ -276,3 +296,75 @@ class ServiceDetailApi(APIView):
         except Service.DoesNotExist:
             raise NotFound(f"No service with id '{service_id}'.") from None
         return Response(ServiceOutput(service).data)
+
+
+def get_responder(responder_id: str) -> Responder:
+    try:
+        return responders.responder_get(responder_id=responder_id)
+    except Responder.DoesNotExist:
+        raise NotFound(f"No responder with id '{responder_id}'.") from None
+
+
+class ResponderListCreateApi(APIView):
+    required_scopes = {"GET": READ, "POST": WRITE}
+
+    @extend_schema(
+        operation_id="responders_list",
+        summary="List responders",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated(ResponderOutput), **error_responses(400, 403)},
+        description="The people incidents can be assigned to, newest first.",
+    )
+    def get(self, request):
+        return paginated_response(
+            request=request, view=self, queryset=responders.responder_list(), serializer_class=ResponderOutput
+        )
+
+    @extend_schema(
+        operation_id="responders_create",
+        summary="Add a responder",
+        request=ResponderCreateInput,
+        responses={201: ResponderOutput, **error_responses(400, 403, 413, 415)},
+        description="`email` is unique (case-insensitively), and so is `slack_user_id`: a duplicate is a 400.",
+    )
+    def post(self, request):
+        data = ResponderCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        responder = responders.responder_create(**data.validated_data)
+        return Response(ResponderOutput(responder).data, status=status.HTTP_201_CREATED)
+
+
+class ResponderDetailApi(APIView):
+    required_scopes = {"GET": READ, "PATCH": WRITE, "DELETE": WRITE}
+
+    @extend_schema(
+        operation_id="responders_retrieve",
+        summary="Get a responder",
+        responses={200: ResponderOutput, **error_responses(403, 404)},
+    )
+    def get(self, request, responder_id: str):
+        return Response(ResponderOutput(get_responder(responder_id)).data)
+
+    @extend_schema(
+        operation_id="responders_update",
+        summary="Change a responder",
+        request=ResponderUpdateInput,
+        responses={200: ResponderOutput, **error_responses(400, 403, 404, 413, 415)},
+        description='Only the fields given change; `null` or `""` clears a chat handle.',
+    )
+    def patch(self, request, responder_id: str):
+        responder = get_responder(responder_id)
+        data = ResponderUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        responder = responders.responder_update(responder=responder, **data.validated_data)
+        return Response(ResponderOutput(responder).data)
+
+    @extend_schema(
+        operation_id="responders_destroy",
+        summary="Remove a responder",
+        responses={204: None, **error_responses(403, 404)},
+        description="Incidents assigned to the responder keep its email as their assignee.",
+    )
+    def delete(self, request, responder_id: str):
+        responders.responder_delete(responder=get_responder(responder_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

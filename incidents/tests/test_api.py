@@ -57,7 +57,17 @@ def test_create_returns_201_with_the_incident(api_client, service):
     assert body["status"] == "triggered"
     assert body["severity"] == "critical"
     assert body["service"] == {"id": service.id, "name": "API Gateway"}
-    assert body["assignee"] == "oncall@example.com"
+    # An email that matches no responder is kept as a name (responders: test_responders.py).
+    assert body["assignee"] == {
+        "id": None,
+        "name": "oncall@example.com",
+        "email": "oncall@example.com",
+        "slack_user_id": None,
+        "teams_upn": None,
+        "discord_user_id": None,
+        "telegram_username": None,
+    }
+    assert body["number"] == Incident.objects.get().number and body["reference"] == f"INC-{body['number']}"
     assert body["visibility"] == "public"
     assert body["escalation_level"] == 0
     assert body["version"] == 1

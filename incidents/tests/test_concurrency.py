@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from incidents import services
 from incidents.actors import Actor
-from incidents.models import Incident, IncidentEvent
+from incidents.models import Incident, IncidentCounter, IncidentEvent
 from opsknight.services import api_key_create
 
 THREADS = 8
@@ -142,3 +142,48 @@ def test_concurrent_mixed_transitions_keep_the_timeline_consistent():
             transition.action, status
         )
     assert stored.status == status
+
+
+# --- Numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("counter_row", ["present", "missing"])
+def test_concurrent_creates_take_distinct_numbers_without_gaps(counter_row):
+    """Half the callers replay one key (their rolled-back insert must give its number
+    back); the others declare new incidents. Without a counter row (a database emptied
+    by hand) the first callers race to create it."""
+    start = services.incident_create(title="before", actor=Actor.system(), idempotency_key="n-before")[0].number
+    if counter_row == "missing":
+        IncidentCounter.objects.all().delete()
+    keys = [f"n-{index}" if index % 2 else "n-shared" for index in range(THREADS)]
+
+    def work(index):
+        return services.incident_create(title=f"caller {index}", actor=Actor.system(), idempotency_key=keys[index])
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    created = {incident.number for incident, was_created in results if was_created}
+    assert len(created) == len(set(keys))
+    assert sorted(created) == list(range(start + 1, start + 1 + len(set(keys))))
+    numbers = sorted(Incident.objects.values_list("number", flat=True))
+    assert numbers == list(range(start, start + 1 + len(set(keys))))
+    assert IncidentCounter.objects.get().last_number == numbers[-1]
+
+
+def test_concurrent_api_creates_answer_distinct_references():
+    _, raw_key = api_key_create(name="numbers", scopes=["incidents:write", "incidents:read"])
+
+    def work(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        response = client.post("/api/v1/incidents", {"title": "x", "idempotency_key": f"ref-{index}"}, format="json")
+        return response.status_code, response.json()["reference"]
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert {status for status, _ in results} == {201}
+    references = {reference for _, reference in results}
+    assert references == {f"INC-{n}" for n in Incident.objects.values_list("number", flat=True)}
+    assert len(references) == THREADS

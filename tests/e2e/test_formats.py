@@ -8,6 +8,7 @@ import json
 import pytest
 from standardwebhooks import Webhook
 
+from incidents.models import IncidentCounter
 from tests.support.incidentio_receiver import IncidentIoReceiver
 from tests.support.waiting import wait_until
 from webhooks import formats
@@ -21,8 +22,24 @@ pytestmark = pytest.mark.e2e
 
 
 def play_the_golden_cases(api_client) -> tuple[str, str]:
-    """The life of the golden incident, and a private incident, through the API."""
+    """The life of the golden incident, and a private incident, through the API: its
+    assignee (an email) matches a responder, and it is incident number 42."""
     service = api_client.post("/api/v1/services", {"name": format_cases.SERVICE["name"]}, format="json").json()
+    person = format_cases.RESPONDER
+    responder = api_client.post(
+        "/api/v1/responders",
+        {
+            "name": person["name"],
+            "email": person["email"],
+            "slack_user_id": person["slackUserId"],
+            "teams_upn": person["teamsUserPrincipalName"],
+            "discord_user_id": person["discordUserId"],
+            "telegram_username": person["telegramUsername"],
+        },
+        format="json",
+    )
+    assert responder.status_code == 201, responder.content
+    IncidentCounter.objects.update_or_create(pk=1, defaults={"last_number": format_cases.NUMBER - 1})
     declared = api_client.post(
         "/api/v1/incidents",
         {

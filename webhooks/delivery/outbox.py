@@ -51,6 +51,12 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         event_id=event_id,
         event_type=incident_event.type,
         timestamp=incident_event.occurred_at,
+        actor=opsknight_format.actor_payload(
+            type=incident_event.actor_type,
+            id=incident_event.actor_id,
+            name=incident_event.actor_name,
+            private=incident_event.incident.is_private,
+        ),
         # A triggered event is written in the transaction that inserts the incident, so it
         # has no links yet: that saves the query on the hottest path.
         incident=opsknight_format.incident_payload(

@@ -15,7 +15,21 @@ BASE_URL = "https://ops.example.com"
 TITLE = "Payments & checkout <EU> return 502"
 SUMMARY = 'Error rate above 20% since 10:30 UTC; "rollback" in progress.'
 SEVERITY = "critical"
+# The assignee as the e2e test gives it (an email), and the responder it matches. The
+# handles are shaped as each platform documents them (Discord's from its API reference).
 ASSIGNEE = "ada@example.com"
+RESPONDER = {
+    "id": "rsp_01GOLDEN000000000000000001",
+    "name": "Ada Lovelace",
+    "email": ASSIGNEE,
+    "slackUserId": "U02AYNF2XJM",
+    "teamsUserPrincipalName": "ada@contoso.onmicrosoft.com",
+    "discordUserId": "80351110224678912",
+    "telegramUsername": "ada_lovelace",
+}
+# Who declared and changed the incident: the e2e test's API key ("test key", tests/conftest.py).
+ACTOR = {"type": "api_key", "id": "key_01GOLDEN000000000000000001", "name": "test key"}
+NUMBER = 42
 SERVICE = {"id": "svc_01GOLDEN000000000000000001", "name": "API Gateway"}
 INCIDENT_ID = "inc_01GOLDEN000000000000000001"
 PRIVATE_ID = "inc_01GOLDEN000000000000000002"
@@ -45,12 +59,15 @@ def _incident(*, status, updated, version, acknowledged=None, resolved=None, lev
     # The key order of webhooks.formats.opsknight.incident_payload: the opsknight goldens are its bytes.
     return {
         "id": INCIDENT_ID,
+        "number": NUMBER,
+        "reference": f"INC-{NUMBER}",
         "title": TITLE,
         "summary": SUMMARY,
         "status": status,
         "severity": SEVERITY,
         "service": SERVICE,
-        "assignee": ASSIGNEE,
+        "assignee": RESPONDER,
+        "createdBy": ACTOR,
         "createdAt": CREATED,
         "updatedAt": updated,
         "acknowledgedAt": acknowledged,
@@ -63,10 +80,12 @@ def _incident(*, status, updated, version, acknowledged=None, resolved=None, lev
 
 
 def _event(number: int, event_type: str, timestamp: str, incident: dict) -> dict:
+    private = incident.get("visibility") == "private"
     return {
         "id": f"evt_01GOLDEN00000000000000000{number}",
         "event": event_type,
         "timestamp": timestamp,
+        "actor": {"type": ACTOR["type"]} if private else ACTOR,
         "incident": incident,
     }
 
@@ -134,6 +153,10 @@ def real_to_golden(real: dict, case: str) -> dict[str, str]:
             mapping[real["incident"][key]] = golden["incident"][key]
     if real["incident"].get("service"):
         mapping[real["incident"]["service"]["id"]] = golden["incident"]["service"]["id"]
+    if real["incident"].get("assignee"):
+        mapping[real["incident"]["assignee"]["id"]] = golden["incident"]["assignee"]["id"]
+    if real["actor"].get("id"):
+        mapping[real["actor"]["id"]] = golden["actor"]["id"]
     # incident.io's ids are the ULIDs of OpsKnight's: last, as they are inside the ids above.
     mapping |= {
         ulid_for(real_id): ulid_for(golden_id) for real_id, golden_id in list(mapping.items()) if "_" in real_id

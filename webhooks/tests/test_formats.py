@@ -34,7 +34,11 @@ def test_opsknight_format_is_the_stored_payload_itself():
 
     event = CASES["resolved"]
     stored = event_body(
-        event_id=event["id"], event_type=event["event"], timestamp=None, incident=event["incident"]
+        event_id=event["id"],
+        event_type=event["event"],
+        timestamp=None,
+        actor=event["actor"],
+        incident=event["incident"],
     ).replace(b'"timestamp":null', f'"timestamp":"{event["timestamp"]}"'.encode())
     assert render_case("opsknight", "resolved") == stored
 
@@ -48,7 +52,7 @@ def test_chat_messages_carry_title_status_severity_service_assignee_and_link():
     for format_name in ("slack", "msteams", "google_chat", "discord", "telegram"):
         # Telegram puts a word joiner after each `@` of incident text (no accidental @mentions).
         text = render_case(format_name, "triggered").decode().replace("\u2060", "")
-        for fact in ("critical", "triggered", "API Gateway", "ada@example.com", link):
+        for fact in ("critical", "triggered", "API Gateway", "Ada Lovelace", "INC-42", link):
             assert fact in text, (format_name, fact)
     # Each escapes the title for its own markup.
     assert "Payments &amp; checkout &lt;EU&gt; return 502" in body_of("slack", "triggered")["text"]
@@ -89,16 +93,16 @@ def test_long_text_is_cut_to_each_platform_limit():
 
 
 def test_discord_pings_only_the_configured_mention():
-    assert body_of("discord", "triggered")["allowed_mentions"] == {"parse": []}
+    # The golden incident's assignee is a responder with a Discord id: it alone is pinged.
+    assert body_of("discord", "triggered")["allowed_mentions"] == {"parse": [], "users": ["80351110224678912"]}
+    unassigned = {**CASES["triggered"], "incident": {**CASES["triggered"]["incident"], "assignee": None}}
     context = formats.RenderContext(incident_url="https://ops.example.com/x")
     for mention, allowed in [
         ("@here", {"parse": ["everyone"]}),
         ("<@123>", {"parse": [], "users": ["123"]}),
         ("<@&456>", {"parse": [], "roles": ["456"]}),
     ]:
-        body = json.loads(
-            formats.render("discord", event=CASES["triggered"], options={"mention": mention}, context=context)
-        )
+        body = json.loads(formats.render("discord", event=unassigned, options={"mention": mention}, context=context))
         assert body["allowed_mentions"] == allowed
         assert body["content"].startswith(mention + " ")
 
