@@ -149,6 +149,7 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "incidents.models.IncidentEvent.Type",
         "IncidentSeverityEnum": "incidents.models.Incident.Severity",
         "AlertSeverityEnum": "incidents.alerts.ALERT_SEVERITIES",
+        "EndpointSigningEnum": "webhooks.models.Signing",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

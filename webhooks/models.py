@@ -21,15 +21,34 @@ def new_delivery_id() -> str:
     return new_id("dlv")
 
 
+class Signing(models.TextChoices):
+    HMAC = "hmac", "hmac (shared secret, v1)"
+    ED25519 = "ed25519", "ed25519 (key pair, v1a)"
+    BOTH = "both", "both (v1 and v1a, while receivers move)"
+
+
 class WebhookEndpoint(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     name = models.CharField(max_length=200)
     url = models.CharField(max_length=2048)
     # Shown in full only at creation and rotation; never returned by list/detail APIs.
-    secret = models.CharField(max_length=200)
+    # Empty for an endpoint that signs with ed25519 only (no shared secret at all).
+    secret = models.CharField(max_length=200, blank=True)
     # During a rotation the old secret keeps signing alongside the new one until it expires.
     previous_secret = models.CharField(max_length=200, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # How `webhook-signature` is signed (webhooks/endpoint_signing.py): `v1,` HMAC with the
+    # secret, `v1a,` ed25519 with a key pair (receivers verify with the public key alone),
+    # or both during a migration from one to the other.
+    signing = models.CharField(max_length=10, choices=Signing.choices, default=Signing.HMAC)
+    # The `whsk_` private key never leaves the server: not in API answers, the admin, logs or
+    # the attempt log. The `whpk_` public key is shown to operators and in the API.
+    signing_key = models.CharField(max_length=200, blank=True)
+    public_key = models.CharField(max_length=100, blank=True)
+    # During a key rotation the old pair keeps signing alongside the new one until it expires.
+    previous_signing_key = models.CharField(max_length=200, blank=True)
+    previous_public_key = models.CharField(max_length=100, blank=True)
+    previous_key_expires_at = models.DateTimeField(null=True, blank=True)
     event_types = models.JSONField(
         default=list, blank=True, help_text="The event types to send. Empty means all of them."
     )
@@ -61,10 +80,22 @@ class WebhookEndpoint(models.Model):
     def signing_secrets(self, now=None) -> list[str]:
         """The secrets that sign a request now: the current one, then the previous one
         while its rotation overlap lasts."""
+        if not self.secret:
+            return []  # ed25519 only
         now = now or timezone.now()
         if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
             return [self.secret, self.previous_secret]
         return [self.secret]
+
+    def signing_keys(self, now=None) -> list[str]:
+        """The `whsk_` keys that sign `v1a` now: the current one, then the previous one
+        while its rotation overlap lasts; none for an hmac endpoint."""
+        if self.signing == Signing.HMAC or not self.signing_key:
+            return []
+        now = now or timezone.now()
+        if self.previous_signing_key and self.previous_key_expires_at and self.previous_key_expires_at > now:
+            return [self.signing_key, self.previous_signing_key]
+        return [self.signing_key]
 
 
 class Event(models.Model):

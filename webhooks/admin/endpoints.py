@@ -1,5 +1,6 @@
 """Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test,
-the secret shown once, rotation and replay (changes through webhooks.endpoints and actions)."""
+the secret shown once, the public key, rotation and replay (changes through webhooks.endpoints,
+endpoint_signing and actions)."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
@@ -14,13 +15,15 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from opsknight.errors import ConflictError
 from webhooks import selectors
 from webhooks.actions import endpoint_replay, endpoint_send_test
 from webhooks.admin import chart
 from webhooks.admin.forms import EDITABLE_FIELDS, EndpointForm
 from webhooks.admin.html import AdminMedia, badge, local_time, milliseconds
+from webhooks.endpoint_signing import endpoint_rotate_signing_key
 from webhooks.endpoints import endpoint_create, endpoint_rotate_secret, endpoint_update
-from webhooks.models import EVENT_TYPES, DeliveryAttempt, WebhookEndpoint
+from webhooks.models import EVENT_TYPES, DeliveryAttempt, Signing, WebhookEndpoint
 
 
 def endpoint_deliveries_url(endpoint: WebhookEndpoint) -> str:
@@ -30,7 +33,10 @@ def endpoint_deliveries_url(endpoint: WebhookEndpoint) -> str:
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    Media = AdminMedia
+
+    class Media(AdminMedia):
+        js = ["opsknight/copy.js"]  # the public key's Copy button
+
     change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
     list_display = [
         "name", "url", "subscribed_events", "state", "last_delivery", "success_rate_24h", "duration_24h",
@@ -38,10 +44,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["is_active"]
     search_fields = ["id", "name", "url"]
-    actions = ["send_test", "rotate_secret", "enable"]
+    actions = ["send_test", "rotate_secret", "rotate_key", "enable"]
     readonly_fields = [
         "id", "disabled_reason", "disabled_at", "failing_since", "previous_secret_expires_at",
-        "created_at", "updated_at",
+        "created_at", "updated_at", "public_key_copy",
     ]  # fmt: skip
 
     def get_fields(self, request, obj=None):
@@ -94,6 +100,26 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             deliveries, endpoint.pk, endpoint.health.pending, deliveries, endpoint.pk, endpoint.health.failed_24h,
         )  # fmt: skip
 
+    @admin.display(description="public key")
+    def public_key_copy(self, endpoint: WebhookEndpoint) -> str:
+        """The `whpk_` key receivers verify `v1a` with (public: shown whenever asked), with a
+        Copy button; the private key is never shown."""
+        if not endpoint.public_key:
+            return "— (signing hmac: no key pair)"
+        current = format_html(
+            '<div class="ok-secret"><code class="ok-secret-value" id="endpoint-public-key">{}</code>'
+            '<button type="button" class="button ok-copy" id="copy-public-key">Copy</button>'
+            '<span class="help ok-copy-status" aria-live="polite"></span></div>',
+            endpoint.public_key,
+        )
+        expires = endpoint.previous_key_expires_at
+        if endpoint.previous_public_key and expires and expires > timezone.now():
+            current += format_html(
+                "<p class=\"help\">The previous key, {}, also signs v1a until {}.</p>",
+                endpoint.previous_public_key, local_time(expires),
+            )  # fmt: skip
+        return current
+
     # --- Add and change ---------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
@@ -118,7 +144,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Endpoint created: copy its signing secret" if created else "Secret rotated: copy the new one",
+            "title": self._secret_page_title(endpoints, created=created),
             "created": created,
             "endpoints": [
                 {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
@@ -127,6 +153,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         }
         # admin_view() marks it never_cache: no copy of the secret in a browser cache.
         return TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context)
+
+    @staticmethod
+    def _secret_page_title(endpoints: list[WebhookEndpoint], *, created: bool) -> str:
+        if not created:
+            return "Secret rotated: copy the new one"
+        if not endpoints[0].secret:  # ed25519 only: nothing secret to show, the public key
+            return "Endpoint created: copy its public key"
+        return "Endpoint created: copy its signing secret"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         endpoint = self.get_object(request, unquote(object_id))
@@ -167,6 +201,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             path("<path:object_id>/send-test/", view(self.send_test_view), name="webhooks_webhookendpoint_send_test"),
             path("<path:object_id>/rotate-secret/", view(self.rotate_view), name="webhooks_webhookendpoint_rotate"),
             path("<path:object_id>/replay/", view(self.replay_view), name="webhooks_webhookendpoint_replay"),
+            path(
+                "<path:object_id>/rotate-key/", view(self.rotate_key_view), name="webhooks_webhookendpoint_rotate_key"
+            ),
             *super().get_urls(),
         ]
 
@@ -191,9 +228,33 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
 
     def rotate_view(self, request, object_id):
-        endpoint = endpoint_rotate_secret(endpoint=self._endpoint_to_change(request, object_id))
+        endpoint = self._endpoint_to_change(request, object_id)
+        try:
+            endpoint = endpoint_rotate_secret(endpoint=endpoint)
+        except ConflictError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(endpoint))
         self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, [endpoint], created=False)
+
+    def rotate_key_view(self, request, object_id):
+        endpoint = self._endpoint_to_change(request, object_id)
+        try:
+            endpoint = endpoint_rotate_signing_key(endpoint=endpoint)
+        except ConflictError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        else:
+            self.log_change(request, endpoint, f"Rotated the key pair; new public key {endpoint.public_key}.")
+            self.message_user(request, self._key_rotated_message(endpoint), messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(endpoint))
+
+    @staticmethod
+    def _key_rotated_message(endpoint: WebhookEndpoint) -> str:
+        # Public keys only: a message may sit in a cookie, which is why secrets never go in one.
+        return (
+            f"{endpoint.name}: new public key {endpoint.public_key}. The previous one keeps signing v1a until "
+            f"{local_time(endpoint.previous_key_expires_at)}: give receivers the new key before then."
+        )
 
     def replay_view(self, request, object_id):
         endpoint = self._endpoint_to_change(request, object_id)
@@ -232,10 +293,27 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
     def rotate_secret(self, request, queryset):
-        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        skipped = [endpoint.name for endpoint in queryset if endpoint.signing == Signing.ED25519]
+        if skipped:
+            self.message_user(
+                request, f"Not rotated (signing ed25519: no shared secret): {', '.join(skipped)}.", messages.WARNING
+            )
+        rotated = [endpoint_rotate_secret(endpoint=e) for e in queryset if e.signing != Signing.ED25519]
+        if not rotated:
+            return None
         for endpoint in rotated:
             self.log_change(request, endpoint, "Rotated the signing secret.")
         return self._secret_page(request, rotated, created=False)
+
+    @admin.action(description="Rotate key pair (ed25519: the old one keeps signing for the overlap window)")
+    def rotate_key(self, request, queryset):
+        for endpoint in queryset:
+            if endpoint.signing == Signing.HMAC:
+                self.message_user(request, f"{endpoint.name}: signing hmac, no key pair to rotate.", messages.WARNING)
+                continue
+            endpoint = endpoint_rotate_signing_key(endpoint=endpoint)
+            self.log_change(request, endpoint, f"Rotated the key pair; new public key {endpoint.public_key}.")
+            self.message_user(request, self._key_rotated_message(endpoint), messages.SUCCESS)
 
 
 def send_test_outcome_line(attempt: DeliveryAttempt) -> str:

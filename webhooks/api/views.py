@@ -25,6 +25,7 @@ from webhooks.api.serializers import (
     SendTestInput,
     TestOutcomeOutput,
 )
+from webhooks.endpoint_signing import endpoint_rotate_signing_key
 from webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_rotate_secret, endpoint_update
 from webhooks.models import Delivery, WebhookEndpoint
 
@@ -82,12 +83,17 @@ class WebhookDetailApi(APIView):
         operation_id="webhooks_update",
         request=EndpointUpdateInput,
         responses={200: EndpointOutput, **error_responses(400, 403, 404, 413, 415)},
+        description="A `signing` change from `ed25519` to `hmac` or `both` generates a shared secret: the "
+        "answer then carries it as `secret`, the only time it is shown.",
     )
     def patch(self, request, endpoint_id: str):
         endpoint = get_endpoint(endpoint_id)
         data = EndpointUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        had_secret = bool(endpoint.secret)
         endpoint = endpoint_update(endpoint=endpoint, **data.validated_data)
+        if endpoint.secret and not had_secret:
+            return Response(EndpointWithSecretOutput(endpoint).data)
         return Response(EndpointOutput(endpoint).data)
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(403, 404)})
@@ -119,9 +125,9 @@ class WebhookRotateSecretApi(APIView):
     @extend_schema(
         operation_id="webhooks_rotate_secret",
         request=RotateSecretInput,
-        responses={200: EndpointWithSecretOutput, **error_responses(400, 403, 404)},
+        responses={200: EndpointWithSecretOutput, **error_responses(400, 403, 404, 409)},
         description="The new secret is shown once, here. The old one keeps signing alongside it "
-        "until `previous_secret_expires_at`.",
+        "until `previous_secret_expires_at`. 409 for an endpoint with `signing` ed25519 (it has no secret).",
     )
     def post(self, request, endpoint_id: str):
         endpoint = get_endpoint(endpoint_id)
@@ -129,6 +135,22 @@ class WebhookRotateSecretApi(APIView):
         data.is_valid(raise_exception=True)
         endpoint = endpoint_rotate_secret(endpoint=endpoint, **data.validated_data)
         return Response(EndpointWithSecretOutput(endpoint).data)
+
+
+class WebhookRotateKeyApi(APIView):
+    required_scopes = {"POST": MANAGE}
+
+    @extend_schema(
+        operation_id="webhooks_rotate_key",
+        request=None,
+        responses={200: EndpointOutput, **error_responses(403, 404, 409)},
+        description="A new ed25519 key pair signs `v1a` from now on (`public_key`); the previous one keeps "
+        "signing alongside it until `previous_key_expires_at`. The private key is never shown. 409 for an "
+        "endpoint with `signing` hmac.",
+    )
+    def post(self, request, endpoint_id: str):
+        endpoint = endpoint_rotate_signing_key(endpoint=get_endpoint(endpoint_id))
+        return Response(EndpointOutput(endpoint).data)
 
 
 class WebhookDeliveriesApi(APIView):

@@ -55,6 +55,7 @@ def _signed_request(delivery: Delivery, timestamp: int, not_after: float) -> tra
         secrets=secrets,
         timestamp=timestamp,
         custom_headers=endpoint.headers,
+        signing_keys=endpoint.signing_keys(),
     )
     headers.update(
         formats.extra_headers(

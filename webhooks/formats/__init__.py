@@ -6,7 +6,8 @@ context) -> bytes` (one message) or `render_messages(...) -> list[RenderedMessag
 each its own delivery). Optional: `EVENT_TYPES` (the format's own event names, which
 its endpoints subscribe in), `headers(...)` (extra headers, e.g. another platform's
 signature), `test_messages(options, context)` (what Send Test sends) and
-`secret_problem(secret)` (why a typed secret would not work for its receivers).
+`secret_problem(secret)` (why a typed secret would not work for its receivers) and
+`SHARED_SECRET_NEEDED` (why its receivers need the shared secret: no ed25519-only signing).
 """
 
 from types import ModuleType
@@ -82,6 +83,13 @@ def secret_problem(name: str, secret: str) -> str | None:
     return module.secret_problem(secret) if hasattr(module, "secret_problem") else None
 
 
+def shared_secret_needed(name: str) -> str | None:
+    """Why this format's receivers cannot do without the shared secret (they verify an HMAC:
+    PagerDuty's X-PagerDuty-Signature, Svix's `v1` for incident.io), so its endpoints cannot
+    sign with ed25519 alone; None if they can."""
+    return getattr(_module(name), "SHARED_SECRET_NEEDED", None)
+
+
 def extra_headers(name: str, *, message_id: str, body: bytes, secrets: list[str], endpoint_id: str) -> dict[str, str]:
     """Headers the format adds to every attempt (another platform's signature and ids)."""
     module = _module(name)
@@ -92,5 +100,6 @@ def extra_headers(name: str, *, message_id: str, body: bytes, secrets: list[str]
 
 __all__ = [
     "DEFAULT", "FORMATS", "NAMES", "OptionsError", "RenderContext", "RenderedMessage", "UnknownFormat", "event_types",
-    "extra_headers", "messages", "render", "secret_problem", "test_messages", "validate_options",
+    "extra_headers", "messages", "render", "secret_problem", "shared_secret_needed", "test_messages",
+    "validate_options",
 ]  # fmt: skip

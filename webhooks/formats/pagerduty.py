@@ -40,6 +40,11 @@ NO_SERVICE = {"html_url": None, "id": "none", "self": None, "summary": "No servi
 # OpsKnight actor types → PagerDuty agent reference types (the system is no agent: null).
 AGENT_TYPES = {"user": "user_reference", "api_key": "integration_reference"}
 PING_MESSAGE = "Hello from your friend Pagey!"
+# PagerDuty signs with an HMAC of a shared secret only (no public-key scheme).
+SHARED_SECRET_NEEDED = (
+    "PagerDuty receivers verify X-PagerDuty-Signature, an HMAC of the shared secret (PagerDuty has "
+    "no public-key signature)"
+)
 
 
 def validate_options(options) -> dict:

@@ -80,18 +80,24 @@ def build_headers(
     secrets: list[str],
     timestamp: int,
     custom_headers: dict[str, str] | None = None,
+    signing_keys: list[str] | None = None,
 ) -> dict[str, str]:
+    """The headers of one attempt. `secrets` (shared secrets, newest first) sign `v1,` and
+    X-OpsKnight-Signature, `signing_keys` (`whsk_` ed25519 keys, newest first) sign `v1a,`;
+    an endpoint that signs with ed25519 only has no secret, so no X-OpsKnight-Signature."""
     # Custom headers first: none of them can be one of ours (custom_header_errors).
-    return {
+    headers = {
         **(custom_headers or {}),
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-OpsKnight-Event": event_type,
         "X-OpsKnight-Delivery": delivery_id,
-        "X-OpsKnight-Signature": signing.opsknight_signature(secret=secrets[0], body=body),
-        "webhook-id": event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signing.standard_webhooks_signature(
-            secrets=secrets, msg_id=event_id, timestamp=timestamp, body=body
-        ),
     }
+    if secrets:
+        headers["X-OpsKnight-Signature"] = signing.opsknight_signature(secret=secrets[0], body=body)
+    headers["webhook-id"] = event_id
+    headers["webhook-timestamp"] = str(timestamp)
+    headers["webhook-signature"] = signing.webhook_signature(
+        secrets=secrets, signing_keys=signing_keys or [], msg_id=event_id, timestamp=timestamp, body=body
+    )
+    return headers

@@ -35,6 +35,10 @@ STATUS_CHANGES = {
 
 SECRET_PREFIX = "whsec_"
 MIN_KEY_BYTES = 16
+# incident.io signs with Svix's `v1` HMAC only; its receivers verify that.
+SHARED_SECRET_NEEDED = (
+    "incident.io receivers verify the v1 signature of the shared secret with Svix (incident.io sends no v1a)"
+)
 
 
 def validate_options(options) -> dict:
