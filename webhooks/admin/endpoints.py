@@ -128,23 +128,36 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if change:
             # From the stored row: the form has already copied its values onto obj, and the
             # service keeps stored header values the form shows redacted.
-            endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields)
+            stored = WebhookEndpoint.objects.get(pk=obj.pk)
+            had_secret = bool(stored.secret)
+            endpoint = endpoint_update(endpoint=stored, **fields)
+            if endpoint.secret and not had_secret:  # a signing change made one: show it once
+                request.new_secret_endpoint = endpoint
             return
         endpoint = endpoint_create(**fields, secret=data.get("secret") or None)
-        obj.pk, obj.secret = endpoint.pk, endpoint.secret
+        obj.pk, obj.secret, obj.public_key = endpoint.pk, endpoint.secret, endpoint.public_key
+
+    def response_change(self, request, obj):
+        endpoint = getattr(request, "new_secret_endpoint", None)
+        if endpoint is not None:
+            title = "Signing changed: copy the new signing secret"
+            return self._secret_page(request, [endpoint], created=False, title=title)
+        return super().response_change(request, obj)
 
     def response_add(self, request, obj, post_url_continue=None):
         # The answer to the POST is the one page that shows the secret: no redirect, no
         # message stored in a cookie or session.
         return self._secret_page(request, [obj], created=True)
 
-    def _secret_page(self, request, endpoints: list[WebhookEndpoint], *, created: bool) -> TemplateResponse:
+    def _secret_page(
+        self, request, endpoints: list[WebhookEndpoint], *, created: bool, title: str | None = None
+    ) -> TemplateResponse:
         """The one page that shows secrets: the answer to a creation or a rotation. Not a
         redirect with a message, so a secret never sits in a cookie or the session."""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": self._secret_page_title(endpoints, created=created),
+            "title": title or self._secret_page_title(endpoints, created=created),
             "created": created,
             "endpoints": [
                 {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
