@@ -270,7 +270,7 @@ WEBHOOK_SEND_THREADS = env.int("WEBHOOK_SEND_THREADS", default=64)
 WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=4)
 WEBHOOK_SLOW_REQUEST_SECONDS = env.float("WEBHOOK_SLOW_REQUEST_SECONDS", default=1.0)
 WEBHOOK_DEFER_SECONDS = env.float("WEBHOOK_DEFER_SECONDS", default=1.0)
-# How long the previous secret keeps signing after a rotation.
+# How long the previous secret (or ed25519 key pair) keeps signing after a rotation.
 WEBHOOK_SECRET_ROTATION_OVERLAP = env.float("WEBHOOK_SECRET_ROTATION_OVERLAP", default=24 * 3600)
 # How much of a receiver's answer the attempt log keeps, and the most that is read.
 WEBHOOK_RESPONSE_EXCERPT_BYTES = env.int("WEBHOOK_RESPONSE_EXCERPT_BYTES", default=2048)

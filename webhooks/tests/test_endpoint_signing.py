@@ -2,6 +2,7 @@
 rotating the key pair) and the API (create, update, rotate; the private key in no answer
 and not in the attempt log)."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -235,9 +236,11 @@ def test_rotate_key_needs_webhooks_manage(client, make_api_client):
     assert_api_error(make_api_client(scopes=["incidents:read"]).post(path), 403)
 
 
-def test_the_private_key_is_in_no_answer_and_not_in_the_attempt_log(api_client, system_actor, receiver):
+def test_the_private_key_is_in_no_answer_and_not_in_the_attempt_log(api_client, system_actor, receiver, caplog):
     """Every answer the API gives about an ed25519 endpoint, its deliveries and attempts
-    (Send Test and a real event), searched for the private keys, current and previous."""
+    (Send Test and a real event), the attempt log and every log record (extra fields
+    included), searched for the private keys, current and previous."""
+    caplog.set_level(logging.DEBUG)
     created = create(api_client, signing="both", url=receiver.url("/hook"))
     url = f"{WEBHOOKS}/{created['id']}"
     answers = [str(created)]
@@ -257,7 +260,9 @@ def test_the_private_key_is_in_no_answer_and_not_in_the_attempt_log(api_client, 
 
     private_keys = [endpoint.signing_key, endpoint.previous_signing_key]
     assert all(private_keys)
-    for answer in answers:
+    records = [str(record.__dict__) for record in caplog.records]
+    assert any("webhook attempt" in record for record in records)  # the attempts were logged
+    for answer in answers + records:
         assert "whsk_" not in answer
         for key in private_keys:
             # Also the bare base64 and its first half (the seed), in any encoding of the answer.
