@@ -150,6 +150,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentSeverityEnum": "incidents.models.Incident.Severity",
         "AlertSeverityEnum": "incidents.alerts.ALERT_SEVERITIES",
         "EndpointSigningEnum": "webhooks.models.Signing",
+        "IncidentVisibilityEnum": "incidents.models.Incident.Visibility",
+        "EndpointVisibilityFilterEnum": "webhooks.models.VISIBILITY_FILTERS",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
