@@ -42,3 +42,53 @@ def test_the_declaring_key_may_replay_its_private_incident_but_other_keys_may_no
     refused = other.post("/api/v1/incidents", body, format="json")
     assert refused.status_code == 409
     assert "secret" not in refused.content.decode()
+
+
+# --- Bodies nested too deep (issue 15) ---------------------------------------------------------
+
+JSON_ENDPOINTS = [
+    ("post", "/api/v1/incidents"),
+    ("post", "/api/v1/events"),
+    ("post", "/api/v1/services"),
+    ("post", "/api/v1/responders"),
+    ("post", "/api/v1/webhooks"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_a_body_nested_5000_deep_is_a_400_parse_error(api_client, method, path, opener):
+    closer = "]" if opener == "[" else "}"
+    body = opener * 5000 + "1" + closer * 5000
+    response = getattr(api_client, method)(path, body, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    error = response.json()["error"]
+    assert error["code"] == "parse_error"
+    assert "nested deeper than 64 levels" in error["message"]
+
+
+def _alert(custom_details) -> dict:
+    payload = {"summary": "deep", "source": "host", "severity": "info", "custom_details": custom_details}
+    return {"event_action": "trigger", "payload": payload}
+
+
+def _nested(levels: int):
+    value = "bottom"
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def test_json_nested_64_deep_is_read_and_65_is_refused(api_client):
+    # The body is level 1, payload 2; custom_details' objects are levels 3 to 64.
+    accepted = api_client.post("/api/v1/events", _alert(_nested(62)), format="json")
+    assert accepted.status_code == 202, accepted.content
+    refused = api_client.post("/api/v1/events", _alert(_nested(63)), format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "parse_error"
+
+
+def test_malformed_json_is_still_a_parse_error(api_client):
+    response = api_client.post("/api/v1/incidents", '{"title": ', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
