@@ -64,8 +64,10 @@ class IncidentListCreateApi(APIView):
         request=IncidentCreateInput,
         responses={
             201: IncidentOutput,
-            200: OpenApiResponse(IncidentOutput, description="An incident with this idempotency_key already existed."),
-            **error_responses(400, 403, 409, 413, 415),
+            200: OpenApiResponse(
+                IncidentOutput, description="This API key already declared an incident with this idempotency_key."
+            ),
+            **error_responses(400, 403, 413, 415),
         },
     )
     def post(self, request):
@@ -73,9 +75,7 @@ class IncidentListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["service"] = fields.pop("service_id")
-        incident, created = services.incident_create_by_api_key(
-            **fields, api_key=request.auth, include_private=can_read_private(request)
-        )
+        incident, created = services.incident_create_by_api_key(**fields, api_key=request.auth)
         return Response(
             IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
