@@ -1,5 +1,7 @@
 """API edges found by the fuzzer and by trying the quickstart."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,38 @@ def test_malformed_json_is_still_a_parse_error(api_client):
     response = api_client.post("/api/v1/incidents", '{"title": ', content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
+
+
+# --- A trailing slash (issue 15: `/api/v1/incidents/` was a 404) ------------------------------
+
+
+def schema_paths(client) -> list[str]:
+    """Every path of the published schema, with its parameters filled in."""
+    paths = client.get("/api/v1/schema").json()["paths"]
+    return [re.sub(r"\{[^}]+\}", "x_1", path) for path in paths]
+
+
+def test_every_api_path_with_a_trailing_slash_redirects_308_to_the_path(api_client):
+    paths = schema_paths(api_client) + ["/api/docs", "/api/v1/schema"]
+    assert len(paths) > 20
+    for path in paths:
+        response = api_client.get(path + "/?limit=2")
+        assert response.status_code == 308, path
+        assert response["Location"] == path + "?limit=2"
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "moved_permanently"
+
+
+def test_a_post_with_a_trailing_slash_is_followed_as_a_post(api_client):
+    body = {"title": "slash", "idempotency_key": "slash-1"}
+    response = api_client.post("/api/v1/incidents/", body, format="json", follow=True)
+    assert response.redirect_chain == [("/api/v1/incidents", 308)]
+    assert response.status_code == 201, response.content
+    assert response.json()["title"] == "slash"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/", "/api/", "/api/v1/incidents/x/y/"])
+def test_a_trailing_slash_on_a_path_that_does_not_exist_is_still_a_404(api_client, path):
+    response = api_client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
