@@ -4,13 +4,14 @@ import json
 
 from rest_framework import serializers
 
+from opsknight.api.fields import ChoiceField
 from webhooks import formats, transport
 from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH
 from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
 
 
-def format_field(**kwargs) -> serializers.ChoiceField:
-    return serializers.ChoiceField(
+def format_field(**kwargs) -> ChoiceField:
+    return ChoiceField(
         choices=formats.NAMES,
         error_messages={"invalid_choice": f'Unknown format "{{input}}". Valid formats: {", ".join(formats.NAMES)}.'},
         help_text="What the endpoint receives: `opsknight` (the signed OpsKnight JSON, the default), a chat "
@@ -123,7 +124,7 @@ class RotateSecretInput(serializers.Serializer):
 
 
 class SendTestInput(serializers.Serializer):
-    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False, default=EVENT_TYPES.TRIGGERED)
+    event_type = ChoiceField(choices=EVENT_TYPES.choices, required=False, default=EVENT_TYPES.TRIGGERED)
 
 
 class ReplayInput(serializers.Serializer):
@@ -135,8 +136,8 @@ class ReplayOutput(serializers.Serializer):
 
 
 class DeliveryFilterInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
-    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False)
+    status = ChoiceField(choices=Delivery.Status.choices, required=False)
+    event_type = ChoiceField(choices=EVENT_TYPES.choices, required=False)
     is_test = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
