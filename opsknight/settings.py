@@ -124,7 +124,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["opsknight.api.permissions.HasRequiredScopes"],
     "DEFAULT_PARSER_CLASSES": ["opsknight.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "opsknight.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "opsknight.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["opsknight.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
