@@ -11,5 +11,5 @@ class ChoiceField(serializers.ChoiceField):
 
     def fail(self, key, **kwargs):
         if key == "invalid_choice":
-            kwargs["valid"] = ", ".join(str(value) for value in self.choices)
+            kwargs["valid"] = ", ".join('""' if value == "" else str(value) for value in self.choices)
         super().fail(key, **kwargs)
