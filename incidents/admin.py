@@ -52,6 +52,14 @@ class ResponderAdmin(admin.ModelAdmin):
 
 
 class IncidentAddForm(forms.ModelForm):
+    def clean_idempotency_key(self):
+        # Incidents declared in the admin share one idempotency scope (API keys each have
+        # their own): a key taken there is a form error, not a silent return of that incident.
+        key = self.cleaned_data.get("idempotency_key") or None
+        if key and selectors.incident_idempotency_key_taken(key=key):
+            raise ValidationError("An incident declared in the admin already has this idempotency key.")
+        return key
+
     def clean(self):
         cleaned = super().clean()
         # The service matches the assignee again when it saves; this turns an unknown

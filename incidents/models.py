@@ -146,9 +146,16 @@ class Incident(models.Model):
     )
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
     escalation_level = models.PositiveIntegerField(default=0)
-    # Unique when present: the database, not a read-then-write, makes concurrent
-    # creates with one key return one incident. NULLs do not collide.
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # Unique within its scope when present (the constraint below): the database, not a
+    # read-then-write, makes concurrent creates with one key return one incident. NULLs
+    # do not collide.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # Whose idempotency_key it is: the declaring API key's id, or "" for incidents declared
+    # without one (the admin, the system). Each API key has its own keys, as Stripe scopes
+    # them, so a key replaying another's key gets its own incident, never the other's.
+    # The id is copied (not the foreign key, which a deleted key sets to NULL) so the
+    # scope of an incident never changes.
+    idempotency_scope = models.CharField(max_length=64, blank=True, default="", editable=False)
     # The Events API's key (PagerDuty's `dedup_key`): at most one open incident per key,
     # enforced by the partial unique constraint below; a resolved one frees the key.
     dedup_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -178,6 +185,11 @@ class Incident(models.Model):
             models.Index(fields=["dedup_key", "-created_at"], name="incident_dedup_key_newest"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"],
+                name="incident_idempotency_key_unique_per_scope",
+                violation_error_message="An incident with this idempotency_key already exists.",
+            ),
             models.UniqueConstraint(
                 fields=["dedup_key"],
                 condition=~Q(status="resolved"),

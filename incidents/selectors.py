@@ -43,6 +43,12 @@ def incident_get(*, incident_id: str, include_private: bool) -> Incident:
     return incident_queryset(include_private=include_private).get(pk=incident_id)
 
 
+def incident_idempotency_key_taken(*, key: str, scope: str = "") -> bool:
+    """Whether an incident of this idempotency scope (an API key's id; "" for incidents
+    declared without a key, as in the admin) holds `key`."""
+    return Incident.objects.filter(idempotency_scope=scope, idempotency_key=key).exists()
+
+
 def incident_number_from_reference(text: str) -> int | None:
     """The number in a reference (`INC-42`, any case) or a bare number (`42`), else None."""
     prefix = re.escape(settings.INCIDENT_REFERENCE_PREFIX)

@@ -122,7 +122,8 @@ def incident_create(
     created_by_key=None,
 ) -> tuple[Incident, bool]:
     """Declare an incident. Returns `(incident, created)`: with an `idempotency_key`
-    already used, or a `dedup_key` an open incident has, that incident and
+    already used in its scope (the `created_by_key`'s own keys, or those of incidents
+    declared without a key), or a `dedup_key` an open incident has, that incident and
     `created=False`, and nothing is emitted. `assignee` is a responder id, an email or a
     Slack user id (see responders.assignee_resolve)."""
     now = timezone.now()
@@ -136,6 +137,7 @@ def incident_create(
         assignee_responder=person.responder,
         visibility=visibility,
         idempotency_key=idempotency_key or None,
+        idempotency_scope=created_by_key.pk if created_by_key is not None else "",
         dedup_key=dedup_key or None,
         created_at=now,
         updated_at=now,
@@ -161,21 +163,20 @@ def incident_create(
     return incident, True
 
 
-def incident_create_by_api_key(*, api_key, include_private: bool, **fields) -> tuple[Incident, bool]:
-    """`incident_create` for an API key (the fields are its own). Replaying the
-    idempotency_key of a private incident returns it only to a key that may read private
-    incidents (`include_private`), or to the key that declared it, so a sender can retry
-    its own request; any other key gets a ConflictError and learns nothing of it."""
-    incident, created = incident_create(**fields, actor=Actor.from_api_key(api_key), created_by_key=api_key)
-    if not created and incident.is_private and not include_private and incident.created_by_key_id != api_key.pk:
-        raise ConflictError("This idempotency_key is already used by an incident this API key cannot read.")
-    return incident, created
+def incident_create_by_api_key(*, api_key, **fields) -> tuple[Incident, bool]:
+    """`incident_create` for an API key (the fields are its own). Its idempotency_keys are
+    its own too: a replay finds only an incident this key declared, whose body it was
+    given at creation, so no key ever reads, or learns of, another key's incident
+    through its idempotency_key."""
+    return incident_create(**fields, actor=Actor.from_api_key(api_key), created_by_key=api_key)
 
 
 def _incident_holding_keys(incident: Incident) -> Incident | None:
     """The incident whose idempotency_key or open dedup_key made `incident`'s insert fail."""
     if incident.idempotency_key:
-        existing = Incident.objects.filter(idempotency_key=incident.idempotency_key).first()
+        existing = Incident.objects.filter(
+            idempotency_scope=incident.idempotency_scope, idempotency_key=incident.idempotency_key
+        ).first()
         if existing is not None:
             return existing
     if incident.dedup_key:

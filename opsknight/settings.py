@@ -122,9 +122,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["opsknight.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["opsknight.api.permissions.HasRequiredScopes"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["opsknight.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "opsknight.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "opsknight.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["opsknight.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
@@ -258,6 +258,12 @@ if WEBHOOK_LEASE_SECONDS < WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT + 2:
 # the change's own transaction; with more, a worker writes them after commit, so an API
 # call costs the same with 10,000 endpoints as with one.
 WEBHOOK_INLINE_FANOUT_MAX = env.int("WEBHOOK_INLINE_FANOUT_MAX", default=50)
+# The most webhook endpoints the service keeps (active or not): each event writes one
+# delivery per subscribed endpoint, so this bounds what one event costs. Past it, a
+# create answers 400.
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=1000)
+if WEBHOOK_MAX_ENDPOINTS < 1:
+    raise ImproperlyConfigured(f"WEBHOOK_MAX_ENDPOINTS must be at least 1, not {WEBHOOK_MAX_ENDPOINTS}.")
 # Deliveries per task: a commit's deliveries go out in messages of this many, and a
 # task tops its batch up with other due deliveries to this many.
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents.models import Incident, Service
@@ -142,8 +142,37 @@ def endpoint_create(
     )
     endpoint_apply_signing(endpoint=endpoint, signing=signing)
     _validate_endpoint(endpoint)
-    endpoint.save(force_insert=True)
+    with transaction.atomic():
+        _lock_endpoint_creates()
+        endpoint_check_room()
+        endpoint.save(force_insert=True)
     return endpoint
+
+
+def endpoint_check_room() -> None:
+    """A ValidationError (not about a field) when WEBHOOK_MAX_ENDPOINTS endpoints exist
+    already. endpoint_create checks it under a lock; a form may call it first to say so
+    early."""
+    limit = settings.WEBHOOK_MAX_ENDPOINTS
+    if WebhookEndpoint.objects.count() >= limit:
+        raise ValidationError(
+            f"This server already has {limit} webhook endpoints, the most it allows "
+            "(WEBHOOK_MAX_ENDPOINTS): delete one before adding another."
+        )
+
+
+# Any constant no other code takes: PostgreSQL's advisory lock that serialises creates.
+ENDPOINT_CREATE_LOCK = 0x0E5D_C0DE
+
+
+def _lock_endpoint_creates() -> None:
+    """Serialise endpoint creates until the caller's transaction ends, so that two
+    concurrent creates cannot both count one free place under WEBHOOK_MAX_ENDPOINTS."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ENDPOINT_CREATE_LOCK])
+    # SQLite: transactions take the database's write lock at BEGIN (transaction_mode
+    # IMMEDIATE in settings), which serialises them already.
 
 
 ENDPOINT_UPDATABLE_FIELDS = frozenset(

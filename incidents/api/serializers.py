@@ -9,6 +9,7 @@ from rest_framework import serializers
 from incidents.alerts import ALERT_SEVERITIES
 from incidents.models import HTTP_URL, ExternalLink, Incident, IncidentEvent, Responder, Service
 from incidents.responders import RESPONDER_FIELDS, incident_assignee
+from opsknight.api.fields import ChoiceField
 
 
 class ServiceOutput(serializers.ModelSerializer):
@@ -139,7 +140,7 @@ class IncidentCreateInput(serializers.Serializer):
     title = serializers.CharField(max_length=500)
     idempotency_key = serializers.CharField(max_length=255)
     summary = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
-    severity = serializers.ChoiceField(choices=Incident.Severity.choices, default=Incident.Severity.HIGH)
+    severity = ChoiceField(choices=Incident.Severity.choices, default=Incident.Severity.HIGH)
     service_id = ServiceIdField(
         queryset=Service.objects.all(),
         required=False,
@@ -155,7 +156,7 @@ class IncidentCreateInput(serializers.Serializer):
         default=None,
         help_text=ASSIGNEE_HELP,
     )
-    visibility = serializers.ChoiceField(choices=Incident.Visibility.choices, default=Incident.Visibility.PUBLIC)
+    visibility = ChoiceField(choices=Incident.Visibility.choices, default=Incident.Visibility.PUBLIC)
 
 
 class IncidentAcknowledgeInput(serializers.Serializer):
@@ -187,7 +188,7 @@ class ExternalLinkCreateInput(serializers.Serializer):
 class AlertPayloadInput(serializers.Serializer):
     summary = serializers.CharField(max_length=1024, help_text="Becomes the incident's title (cut to 500).")
     source = serializers.CharField(max_length=255, help_text="The affected host or system.")
-    severity = serializers.ChoiceField(
+    severity = ChoiceField(
         choices=ALERT_SEVERITIES,
         help_text="critical → critical, error → high, warning → medium, info → info.",
     )
@@ -199,7 +200,7 @@ class AlertEventInput(serializers.Serializer):
     """PagerDuty Events API v2 shape. Unknown fields (`client`, `links`, `images`,
     `payload.group`, ...) are ignored, so tools send their usual body."""
 
-    event_action = serializers.ChoiceField(choices=["trigger", "acknowledge", "resolve"])
+    event_action = ChoiceField(choices=["trigger", "acknowledge", "resolve"])
     dedup_key = serializers.CharField(
         max_length=255,
         required=False,
@@ -243,8 +244,8 @@ class AlertEventOutput(serializers.Serializer):
 
 
 class IncidentFilterInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
-    severity = serializers.ChoiceField(choices=Incident.Severity.choices, required=False)
+    status = ChoiceField(choices=Incident.Status.choices, required=False)
+    severity = ChoiceField(choices=Incident.Severity.choices, required=False)
     service_id = serializers.CharField(required=False)
     created_after = serializers.DateTimeField(required=False)
 

@@ -50,6 +50,10 @@ class IncidentListCreateApi(APIView):
 
     @extend_schema(
         operation_id="incidents_list",
+        summary="List incidents",
+        description="Newest first, cursor-paginated. Private incidents are listed only for a key with "
+        "`incidents:read_private`. Filters: `status`, `severity`, `service_id`, `created_after`; an invalid "
+        "value is a 400 naming it.",
         parameters=[IncidentFilterInput, *PAGE_PARAMETERS],
         responses={200: paginated(IncidentOutput), **error_responses(400, 403)},
     )
@@ -61,11 +65,18 @@ class IncidentListCreateApi(APIView):
 
     @extend_schema(
         operation_id="incidents_create",
+        summary="Declare an incident",
+        description="Opens an incident (`status` `triggered`, `version` 1) and emits `incident.triggered`: 201. "
+        "`idempotency_key` is required and belongs to this API key: sending it again answers 200 with the "
+        "incident this key declared with it, as it is now, and emits nothing. Another key's incidents are "
+        "never returned.",
         request=IncidentCreateInput,
         responses={
             201: IncidentOutput,
-            200: OpenApiResponse(IncidentOutput, description="An incident with this idempotency_key already existed."),
-            **error_responses(400, 403, 409, 413, 415),
+            200: OpenApiResponse(
+                IncidentOutput, description="This API key already declared an incident with this idempotency_key."
+            ),
+            **error_responses(400, 403, 413, 415),
         },
     )
     def post(self, request):
@@ -73,9 +84,7 @@ class IncidentListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["service"] = fields.pop("service_id")
-        incident, created = services.incident_create_by_api_key(
-            **fields, api_key=request.auth, include_private=can_read_private(request)
-        )
+        incident, created = services.incident_create_by_api_key(**fields, api_key=request.auth)
         return Response(
             IncidentOutput(incident).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -84,7 +93,13 @@ class IncidentListCreateApi(APIView):
 class IncidentDetailApi(APIView):
     required_scopes = {"GET": READ}
 
-    @extend_schema(operation_id="incidents_retrieve", responses={200: IncidentOutput, **error_responses(403, 404)})
+    @extend_schema(
+        operation_id="incidents_retrieve",
+        summary="Get an incident",
+        description="The incident with its service, assignee and external links. A private incident answers 404 "
+        "to a key without `incidents:read_private`, as an unknown id does.",
+        responses={200: IncidentOutput, **error_responses(403, 404)},
+    )
     def get(self, request, incident_id: str):
         return Response(IncidentOutput(get_visible_incident(request, incident_id)).data)
 
@@ -94,6 +109,9 @@ class IncidentTimelineApi(APIView):
 
     @extend_schema(
         operation_id="incidents_events_list",
+        summary="List an incident's timeline",
+        description="One entry per change, oldest first: the event it emitted (`type`), the incident's `version` "
+        "after it, when (`occurred_at`) and who (`actor`).",
         parameters=PAGE_PARAMETERS,
         responses={200: paginated(IncidentEventOutput), **error_responses(400, 403, 404)},
     )
@@ -176,6 +194,8 @@ class IncidentLinkListCreateApi(APIView):
 
     @extend_schema(
         operation_id="incidents_links_list",
+        summary="List an incident's external links",
+        description="Records in other systems about the incident (tickets, chat threads), oldest first.",
         parameters=PAGE_PARAMETERS,
         responses={200: paginated(ExternalLinkOutput), **error_responses(400, 403, 404)},
     )
@@ -191,6 +211,7 @@ class IncidentLinkListCreateApi(APIView):
 
     @extend_schema(
         operation_id="incidents_links_create",
+        summary="Link an incident to another system's record",
         request=ExternalLinkCreateInput,
         responses={
             201: ExternalLinkOutput,
@@ -213,7 +234,12 @@ class IncidentLinkListCreateApi(APIView):
 class IncidentLinkDetailApi(APIView):
     required_scopes = {"DELETE": WRITE}
 
-    @extend_schema(operation_id="incidents_links_destroy", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(
+        operation_id="incidents_links_destroy",
+        summary="Remove an external link",
+        description="Deletes the link: 204. Emits no event; the incident's later webhooks no longer carry it.",
+        responses={204: None, **error_responses(403, 404)},
+    )
     def delete(self, request, incident_id: str, link_id: str):
         incident = get_visible_incident(request, incident_id)
         try:
@@ -231,9 +257,11 @@ class AlertEventApi(APIView):
 
     @extend_schema(
         operation_id="events_create",
+        summary="Send an alert (Events API)",
         request=AlertEventInput,
         responses={202: AlertEventOutput, **error_responses(400, 403, 404, 413, 415)},
-        description="`trigger` opens an incident, or finds the open one with the same `dedup_key`; "
+        description="Alerts in the shape of PagerDuty's Events API v2. "
+        "`trigger` opens an incident, or finds the open one with the same `dedup_key`; "
         "`acknowledge` and `resolve` act on the `dedup_key`'s incident and succeed also when it is already "
         "in that state. 404 for an acknowledge or resolve with a `dedup_key` no incident has.",
     )
@@ -266,6 +294,8 @@ class ServiceListCreateApi(APIView):
 
     @extend_schema(
         operation_id="services_list",
+        summary="List services",
+        description="Newest first, cursor-paginated.",
         parameters=PAGE_PARAMETERS,
         responses={200: paginated(ServiceOutput), **error_responses(400, 403)},
     )
@@ -276,6 +306,8 @@ class ServiceListCreateApi(APIView):
 
     @extend_schema(
         operation_id="services_create",
+        summary="Create a service",
+        description="`name` is unique: a name already taken is a 400 naming it.",
         request=ServiceCreateInput,
         responses={201: ServiceOutput, **error_responses(400, 403, 413, 415)},
     )
@@ -289,7 +321,12 @@ class ServiceListCreateApi(APIView):
 class ServiceDetailApi(APIView):
     required_scopes = {"GET": READ}
 
-    @extend_schema(operation_id="services_retrieve", responses={200: ServiceOutput, **error_responses(403, 404)})
+    @extend_schema(
+        operation_id="services_retrieve",
+        summary="Get a service",
+        description="One service by id; 404 for an unknown id.",
+        responses={200: ServiceOutput, **error_responses(403, 404)},
+    )
     def get(self, request, service_id: str):
         try:
             service = selectors.service_get(service_id=service_id)
@@ -340,6 +377,7 @@ class ResponderDetailApi(APIView):
     @extend_schema(
         operation_id="responders_retrieve",
         summary="Get a responder",
+        description="One responder with its chat handles; 404 for an unknown id.",
         responses={200: ResponderOutput, **error_responses(403, 404)},
     )
     def get(self, request, responder_id: str):

@@ -99,15 +99,25 @@ def test_create_again_with_the_same_key_is_200_and_emits_nothing(api_client):
 
 
 @pytest.mark.django_db
-def test_create_again_with_a_private_incident_key_does_not_leak_it(make_api_client):
-    private_reader = make_api_client()
-    incident_id = create(private_reader, visibility="private").json()["id"]
+@pytest.mark.parametrize("visibility", ["public", "private"])
+def test_another_keys_idempotency_key_declares_a_new_incident_and_reveals_nothing(make_api_client, visibility):
+    """Issue 15: a write-only key replaying another key's idempotency_key got the full body
+    of a public incident (200), and learnt that a private one holds the key (409)."""
+    owner = make_api_client()
+    theirs = create(owner, title="Payroll export leaks salaries", visibility=visibility).json()
 
-    response = create(make_api_client(scopes=PUBLIC_READER))
-    error = assert_api_error(response, 409)
-    assert incident_id not in response.content.decode()
-    assert "idempotency_key" in error["message"]
-    assert IncidentEvent.objects.count() == 1
+    writer = make_api_client(scopes=[Scope.INCIDENTS_WRITE])
+    response = create(writer, title="Mine")
+
+    assert response.status_code == 201, response.content
+    mine = response.json()
+    assert mine["id"] != theirs["id"] and mine["title"] == "Mine" and mine["visibility"] == "public"
+    assert mine["created_by_key"] == writer.api_key.id
+    assert theirs["id"] not in response.content.decode() and "Payroll" not in response.content.decode()
+    # Each key replays its own.
+    assert create(writer, title="again").json()["id"] == mine["id"]
+    assert create(owner, title="again").json()["id"] == theirs["id"]
+    assert Incident.objects.count() == 2
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """Concurrent creates and transitions against PostgreSQL: the database, not a
-read-then-write, keeps one incident per idempotency key and one change per version."""
+read-then-write, keeps one incident per idempotency key (in each API key's scope) and
+one change per version."""
 
 import threading
 from collections.abc import Callable
@@ -81,6 +82,30 @@ def test_concurrent_api_creates_with_one_key_answer_one_201():
     assert len({incident_id for _, incident_id in results}) == 1
     assert Incident.objects.count() == 1
     assert IncidentEvent.objects.count() == 1
+
+
+def test_concurrent_api_creates_of_two_keys_with_one_idempotency_key_make_one_incident_per_key():
+    """Idempotency keys are scoped per API key: each key's callers share one incident."""
+    raw_keys = [api_key_create(name=f"storm {n}", scopes=["incidents:write"])[1] for n in range(2)]
+
+    def work(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_keys[index % 2]}")
+        response = client.post(
+            "/api/v1/incidents", {"title": f"caller {index}", "idempotency_key": "storm-3"}, format="json"
+        )
+        return index % 2, response.status_code, response.json()["id"]
+
+    results = run_at_once(work)
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    for key in range(2):
+        answers = [(status, incident_id) for k, status, incident_id in results if k == key]
+        assert sorted(status for status, _ in answers) == [200] * (THREADS // 2 - 1) + [201]
+        assert len({incident_id for _, incident_id in answers}) == 1
+    assert len({incident_id for _, _, incident_id in results}) == 2
+    assert Incident.objects.count() == 2
+    assert IncidentEvent.objects.count() == 2
 
 
 def test_concurrent_acknowledges_succeed_once():

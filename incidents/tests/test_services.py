@@ -8,7 +8,6 @@ from incidents.actors import Actor
 from incidents.models import Incident, IncidentEvent
 from incidents.signals import incident_event_recorded
 from incidents.tests.conftest import move_to
-from opsknight.errors import ConflictError
 from opsknight.models import Scope
 from opsknight.services import api_key_create
 
@@ -101,21 +100,34 @@ def _api_key(*scopes: str):
 
 
 @pytest.mark.django_db
-def test_create_by_api_key_replays_a_private_incident_only_to_its_sender_or_a_private_reader():
-    sender, other, reader = _api_key(), _api_key(), _api_key(Scope.INCIDENTS_READ_PRIVATE)
-    fields = {"title": "Payroll leak", "idempotency_key": "private-1", "visibility": Incident.Visibility.PRIVATE}
-    incident, created = services.incident_create_by_api_key(**fields, api_key=sender, include_private=False)
+def test_idempotency_keys_are_scoped_per_api_key(system_actor):
+    sender, other = _api_key(), _api_key(Scope.INCIDENTS_READ_PRIVATE)
+    fields = {"title": "Payroll leak", "idempotency_key": "k-1", "visibility": Incident.Visibility.PRIVATE}
+    incident, created = services.incident_create_by_api_key(**fields, api_key=sender)
     assert created and incident.created_by_key_id == sender.pk
-    assert incident.events.get().actor_id == sender.id
+    assert (incident.idempotency_scope, incident.events.get().actor_id) == (sender.pk, sender.pk)
 
-    assert services.incident_create_by_api_key(**fields, api_key=sender, include_private=False) == (incident, False)
-    assert services.incident_create_by_api_key(**fields, api_key=reader, include_private=True) == (incident, False)
-    with pytest.raises(ConflictError, match="cannot read"):
-        services.incident_create_by_api_key(**fields, api_key=other, include_private=False)
+    assert services.incident_create_by_api_key(**fields, api_key=sender) == (incident, False)
+    # Another key, even one that may read private incidents, has keys of its own.
+    theirs, created = services.incident_create_by_api_key(**fields, api_key=other)
+    assert created and theirs.pk != incident.pk
+    # Incidents declared without a key (the admin, the system) have one scope of their own.
+    unscoped, created = services.incident_create(**fields, actor=system_actor)
+    assert created and unscoped.idempotency_scope == ""
+    assert services.incident_create(**fields, actor=system_actor) == (unscoped, False)
+    assert Incident.objects.filter(idempotency_key="k-1").count() == 3
 
-    public = {**fields, "idempotency_key": "public-1", "visibility": Incident.Visibility.PUBLIC}
-    first, _ = services.incident_create_by_api_key(**public, api_key=sender, include_private=False)
-    assert services.incident_create_by_api_key(**public, api_key=other, include_private=False) == (first, False)
+
+@pytest.mark.django_db
+def test_a_deleted_keys_incidents_keep_their_scope():
+    sender = _api_key()
+    incident, _ = services.incident_create_by_api_key(title="t", idempotency_key="k-2", api_key=sender)
+    key_id = sender.pk
+    sender.delete()
+    incident.refresh_from_db()
+    assert (incident.created_by_key_id, incident.idempotency_scope) == (None, key_id)
+    # The admin's scope is not the deleted key's: the key "k-2" is free there.
+    assert services.incident_create(title="t", idempotency_key="k-2", actor=Actor.system())[1] is True
 
 
 # --- transitions ---------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """One error shape for the whole API:
 `{"error": {"code": "...", "message": "...", "fields": {...}}}`, never an HTML page."""
 
+import json
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -77,6 +80,25 @@ def _is_api(request) -> bool:
 
 
 def api_not_found(request):
+    """Any /api/ path no route takes (the last URL pattern). A path that only has a slash
+    too many (`/api/v1/incidents/`) answers 308 to the path without it: clients keep the
+    method and body (RFC 9110), so a POST is sent again as a POST. Anything else: a JSON 404."""
+    if request.path_info.endswith("/"):
+        target = request.path_info.rstrip("/")
+        try:
+            match = resolve(target)
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            location = request.path.rstrip("/")
+            query = request.META.get("QUERY_STRING", "")
+            response = HttpResponsePermanentRedirect(
+                f"{location}?{query}" if query else location, preserve_request=True, content_type="application/json"
+            )
+            response.content = json.dumps(
+                error_body(code="moved_permanently", message=f"Use {location}, without the trailing slash.")
+            )
+            return response
     return _json_error(request, status_code=404, code="not_found", message=f"No such resource: {request.path}")
 
 

@@ -1,7 +1,22 @@
 """Shapes shared by the OpenAPI descriptions of every API view."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+
+class ScopedAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, adding to each operation's description the scope
+    its view requires (`required_scopes`), so /api/docs states it from the code itself."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        scope = getattr(self.view, "required_scopes", {}).get(self.method)
+        if operation is not None and scope:
+            description = operation.get("description", "").strip()
+            operation["description"] = f"{description}\n\nScope: `{scope}`.".strip()
+        return operation
+
 
 ErrorResponse = inline_serializer(
     name="Error",

@@ -5,6 +5,7 @@ import json
 from rest_framework import serializers
 
 from incidents.models import Incident
+from opsknight.api.fields import ChoiceField
 from webhooks import formats, transport
 from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH
 from webhooks.models import (
@@ -18,8 +19,8 @@ from webhooks.models import (
 )
 
 
-def format_field(**kwargs) -> serializers.ChoiceField:
-    return serializers.ChoiceField(
+def format_field(**kwargs) -> ChoiceField:
+    return ChoiceField(
         choices=formats.NAMES,
         error_messages={"invalid_choice": f'Unknown format "{{input}}". Valid formats: {", ".join(formats.NAMES)}.'},
         help_text="What the endpoint receives: `opsknight` (the signed OpsKnight JSON, the default), a chat "
@@ -144,17 +145,17 @@ class EndpointFiltersInput(serializers.Serializer):
         required=False,
         help_text="Service ids: only incidents of these services. Empty: every service.",
     )
-    min_severity = serializers.ChoiceField(
+    min_severity = ChoiceField(
         choices=[("", "any"), *Incident.Severity.choices],
         allow_blank=True,
         required=False,
         help_text="Only incidents of this severity or higher (info < low < medium < high < critical). "
         "Empty: every severity.",
     )
-    visibility = serializers.ChoiceField(
+    visibility = ChoiceField(
         choices=VISIBILITY_FILTERS, required=False, help_text="Which incidents: public, private or both."
     )
-    ordering = serializers.ChoiceField(
+    ordering = ChoiceField(
         choices=ORDERINGS,
         required=False,
         help_text="per_incident: an incident's deliveries to this endpoint are sent one at a time, in version "
@@ -200,7 +201,7 @@ class RotateSecretInput(serializers.Serializer):
 
 
 class SendTestInput(serializers.Serializer):
-    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False, default=EVENT_TYPES.TRIGGERED)
+    event_type = ChoiceField(choices=EVENT_TYPES.choices, required=False, default=EVENT_TYPES.TRIGGERED)
 
 
 class ReplayInput(serializers.Serializer):
@@ -212,8 +213,8 @@ class ReplayOutput(serializers.Serializer):
 
 
 class DeliveryFilterInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
-    event_type = serializers.ChoiceField(choices=EVENT_TYPES.choices, required=False)
+    status = ChoiceField(choices=Delivery.Status.choices, required=False)
+    event_type = ChoiceField(choices=EVENT_TYPES.choices, required=False)
     is_test = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 

@@ -51,6 +51,9 @@ class WebhookListCreateApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_list",
+        summary="List webhook endpoints",
+        description="Newest first, cursor-paginated. Secrets are never shown here, and custom header values that "
+        "look like credentials are shown as `[redacted]`.",
         parameters=PAGE_PARAMETERS,
         responses={200: paginated(EndpointOutput), **error_responses(400, 403)},
     )
@@ -61,9 +64,11 @@ class WebhookListCreateApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_create",
+        summary="Create a webhook endpoint",
         request=EndpointCreateInput,
         responses={201: EndpointWithSecretOutput, **error_responses(400, 403, 413, 415)},
-        description="The answer is the only time the secret is shown.",
+        description="Subscribes a URL to incident events. The answer is the only time the secret is shown. "
+        "The service keeps at most `WEBHOOK_MAX_ENDPOINTS` endpoints: past it, a 400 says so.",
     )
     def post(self, request):
         data = EndpointCreateInput(data=request.data)
@@ -75,16 +80,24 @@ class WebhookListCreateApi(APIView):
 class WebhookDetailApi(APIView):
     required_scopes = {"GET": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
 
-    @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointOutput, **error_responses(403, 404)})
+    @extend_schema(
+        operation_id="webhooks_retrieve",
+        summary="Get a webhook endpoint",
+        description="The endpoint's settings and state, without its secret.",
+        responses={200: EndpointOutput, **error_responses(403, 404)},
+    )
     def get(self, request, endpoint_id: str):
         return Response(EndpointOutput(get_endpoint(endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhooks_update",
+        summary="Change a webhook endpoint",
+        description="Only the fields given change. Changing `format` without `format_options` resets them to `{}`; "
+        "`headers` replaces the whole object (send `[redacted]` as a value to keep a stored one); "
+        "`is_active: true` enables a disabled endpoint again. A `signing` change from `ed25519` to `hmac` or "
+        "`both` generates a shared secret: the answer then carries it as `secret`, the only time it is shown.",
         request=EndpointUpdateInput,
         responses={200: EndpointOutput, **error_responses(400, 403, 404, 413, 415)},
-        description="A `signing` change from `ed25519` to `hmac` or `both` generates a shared secret: the "
-        "answer then carries it as `secret`, the only time it is shown.",
     )
     def patch(self, request, endpoint_id: str):
         endpoint = get_endpoint(endpoint_id)
@@ -96,7 +109,12 @@ class WebhookDetailApi(APIView):
             return Response(EndpointWithSecretOutput(endpoint).data)
         return Response(EndpointOutput(endpoint).data)
 
-    @extend_schema(operation_id="webhooks_destroy", responses={204: None, **error_responses(403, 404)})
+    @extend_schema(
+        operation_id="webhooks_destroy",
+        summary="Delete a webhook endpoint",
+        description="Deletes the endpoint with its delivery log: 204.",
+        responses={204: None, **error_responses(403, 404)},
+    )
     def delete(self, request, endpoint_id: str):
         endpoint_delete(endpoint=get_endpoint(endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -107,6 +125,7 @@ class WebhookSendTestApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_test",
+        summary="Send a test event",
         request=SendTestInput,
         responses={200: TestOutcomeOutput, **error_responses(400, 403, 404)},
         description="Sends one signed sample event now and answers with the receiver's response.",
@@ -124,6 +143,7 @@ class WebhookRotateSecretApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_rotate_secret",
+        summary="Rotate an endpoint's secret",
         request=RotateSecretInput,
         responses={200: EndpointWithSecretOutput, **error_responses(400, 403, 404, 409)},
         description="The new secret is shown once, here. The old one keeps signing alongside it "
@@ -158,6 +178,8 @@ class WebhookDeliveriesApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_deliveries_list",
+        summary="List an endpoint's deliveries",
+        description="Newest first, cursor-paginated; filters `status`, `event_type` and `is_test`.",
         parameters=[DeliveryFilterInput, *PAGE_PARAMETERS],
         responses={200: paginated(DeliveryOutput), **error_responses(400, 403, 404)},
     )
@@ -174,6 +196,7 @@ class WebhookReplayApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_replay",
+        summary="Replay events to an endpoint",
         request=ReplayInput,
         responses={202: ReplayOutput, **error_responses(400, 403, 404)},
         description="Sends every event since `since` that the endpoint subscribes to again, as new "
@@ -191,7 +214,10 @@ class DeliveryDetailApi(APIView):
     required_scopes = {"GET": MANAGE}
 
     @extend_schema(
-        operation_id="deliveries_retrieve", responses={200: DeliveryDetailOutput, **error_responses(403, 404)}
+        operation_id="deliveries_retrieve",
+        summary="Get a delivery",
+        description="One delivery with the body as sent and every attempt (status, duration, response excerpt, error).",
+        responses={200: DeliveryDetailOutput, **error_responses(403, 404)},
     )
     def get(self, request, delivery_id: str):
         return Response(DeliveryDetailOutput(get_delivery(delivery_id)).data)
@@ -202,6 +228,7 @@ class DeliveryRedeliverApi(APIView):
 
     @extend_schema(
         operation_id="deliveries_redeliver",
+        summary="Redeliver a delivery",
         request=None,
         responses={202: DeliveryOutput, **error_responses(403, 404)},
         description="Queues the same event for the same endpoint again, as a new delivery.",
