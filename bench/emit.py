@@ -4,12 +4,15 @@ ORM insert-and-commit loop in the same process, rounds interleaved.
 
     python -m bench.emit [--rounds 3] [--incidents 200] [--endpoints 5] [--profile]
 
-Uses the bench's PostgreSQL database (opsknight_bench, emptied first) and Redis database
-13; the wake-ups go to Redis for real (nothing consumes them; the queue is emptied after).
+Uses the bench's PostgreSQL database (opsknight_bench or BENCH_DATABASE_NAME, emptied
+first) and Redis database (13 or BENCH_REDIS_DB); the wake-ups go to Redis for real
+(nothing consumes them; the queue is emptied after). Scenario 9 of `python -m bench`
+runs it with `--json`.
 """
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import sys
@@ -22,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--incidents", type=int, default=200, help="incidents per round (5 events each)")
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of one round")
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead (for `python -m bench`)")
     args = parser.parse_args(argv)
 
     from bench.stack import bench_database_url, bench_redis_url, ensure_database
@@ -87,11 +91,17 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.rounds):
         best["baseline"] = min(best["baseline"], measure(baseline, args.incidents))
         best["emit"] = min(best["emit"], measure(lifecycle, args.incidents))
-    print(f"{args.incidents} incidents × 5 events × {args.rounds} rounds, {args.endpoints} endpoints, best round:")
-    print(f"  plain ORM insert + commit (baseline)  {best['baseline']:6.2f} ms CPU/event  1.00x")
-    ratio = best["emit"] / best["baseline"]
-    print(f"  lifecycle event with its outbox       {best['emit']:6.2f} ms CPU/event  {ratio:.2f}x")
-    print(f"  queries per event: {len(queries.captured_queries) / 5:.1f} ({WebhookEndpoint.objects.count()} endpoints)")
+    queries_per_event = len(queries.captured_queries) / 5
+    endpoints = WebhookEndpoint.objects.count()
+    if args.json:
+        result = {**best, "queries_per_event": queries_per_event, "endpoints": endpoints}
+        print(json.dumps({**result, "incidents": args.incidents, "rounds": args.rounds}), flush=True)
+    else:
+        print(f"{args.incidents} incidents × 5 events × {args.rounds} rounds, {args.endpoints} endpoints, best round:")
+        print(f"  plain ORM insert + commit (baseline)  {best['baseline']:6.2f} ms CPU/event  1.00x")
+        ratio = best["emit"] / best["baseline"]
+        print(f"  lifecycle event with its outbox       {best['emit']:6.2f} ms CPU/event  {ratio:.2f}x")
+        print(f"  queries per event: {queries_per_event:.1f} ({endpoints} endpoints)")
     if args.profile:
         profile = cProfile.Profile(time.process_time)  # CPU, not wall: waits on the database left out
         profile.runcall(lambda: [lifecycle() for _ in range(args.incidents)])
