@@ -118,7 +118,9 @@ class StackScenarios(Harness):
         row.notes = (
             f"incident_create + acknowledge, escalate, resolve, reopen; {result['incidents']} incidents × 5 events, "
             f"best of {result['rounds']} rounds interleaved with the baseline (one single-row ORM insert + commit "
-            f"per event); {result['endpoints']} endpoints; wake-ups published to Redis"
+            f"per event); {result['endpoints']} endpoints; wake-ups published to Redis. `POST /api/v1/incidents` "
+            f"through Django's whole stack in-process (no web server): {result['api_create']:.2f} ms CPU a create "
+            f"({ratio(result['api_create'], baseline)} the ORM loop), {result['api_queries']} queries"
         )
         return row
 
