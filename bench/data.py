@@ -89,15 +89,17 @@ def endpoints_copy(template, base_url: str, paths: list[str]) -> None:
     from webhooks.transport import signing
 
     now = timezone.now()
+    own = {"id", "name", "url", "secret", "created_at", "updated_at"}
+    # Every other field as the template has it (subscriptions, filters, format...),
+    # whatever fields the model grows.
+    fields = [f for f in WebhookEndpoint._meta.concrete_fields if f.name not in own]
+    shared = {f.attname: getattr(template, f.attname) for f in fields}
     copies = [
         WebhookEndpoint(
+            **shared,
             name=f"bench {path}",
             url=f"{base_url}{path}",
             secret=signing.generate_secret(),
-            event_types=template.event_types,
-            format=template.format,
-            format_options=template.format_options,
-            headers=template.headers,
             created_at=now,
             updated_at=now,
         )
