@@ -41,7 +41,7 @@ ALL = ",".join(str(n) for n in range(1, SCENARIO_COUNT + 1))
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=ALL, help=f"comma-separated, of {ALL} (1 always runs)")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 4 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 10 minutes")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
     parser.add_argument("--concurrency", type=int, default=16, help="threads per worker (default 16)")
     parser.add_argument("--pool", default="threads", help="Celery pool (default threads)")
