@@ -4,9 +4,10 @@
                     [--pool threads] [--out FILE]
 
 Runs against the real stack on this machine: PostgreSQL (database opsknight_bench on
-the server of DATABASE_URL, created and migrated if missing), Redis (database 13 of
-REDIS_URL's server), real Celery workers and beat started as subprocesses, and a fast
-receiver process on 127.0.0.1. Prints one Markdown table on stdout (progress goes to
+the server of DATABASE_URL, or BENCH_DATABASE_NAME; created and migrated if missing),
+Redis (database 13 of REDIS_URL's server, or BENCH_REDIS_DB), real Celery workers, beat
+and (scenarios 8-12) gunicorn started as subprocesses, and a fast receiver process on
+127.0.0.1. Prints one Markdown table on stdout (progress goes to
 stderr); every figure also as a ratio to the baseline measured in the same run.
 """
 
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench.meters import cores
+from bench.procfile import API_RATE_LIMIT, procfile_lines
 from bench.stack import (
     ROOT,
     ReceiverProcess,
@@ -32,11 +34,14 @@ from bench.stack import (
     log,
 )
 
+SCENARIO_COUNT = 12
+ALL = ",".join(str(n) for n in range(1, SCENARIO_COUNT + 1))
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="comma-separated, e.g. 1,2,3 (1 always runs)")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 4 minutes")
+    parser.add_argument("--scenarios", default=ALL, help=f"comma-separated, of {ALL} (1 always runs)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 10 minutes")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
     parser.add_argument("--concurrency", type=int, default=16, help="threads per worker (default 16)")
     parser.add_argument("--pool", default="threads", help="Celery pool (default threads)")
@@ -60,9 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     try:
         chosen = sorted({int(part) for part in args.scenarios.split(",") if part.strip()})
     except ValueError:
-        parser.error("--scenarios takes numbers 1-7, comma-separated")
-    if not set(chosen) <= set(range(1, 8)):
-        parser.error("--scenarios takes numbers 1-7")
+        parser.error(f"--scenarios takes numbers of {ALL}, comma-separated")
+    if not set(chosen) <= set(range(1, SCENARIO_COUNT + 1)):
+        parser.error(f"--scenarios takes numbers of {ALL}")
     # Every figure is a ratio to the baseline of the same run; isolation is judged
     # against the latency scenario.
     chosen = sorted({1, *chosen, *([3] if 5 in chosen else [])})
@@ -120,6 +125,13 @@ def engine_settings(settings) -> str:
     return ", ".join([*shown, *lists])
 
 
+def database_pool(settings) -> str:
+    options = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if not options:
+        return "no database pool"
+    return f"database pool {options['min_size']}-{options['max_size']} connections a process"
+
+
 def render(rows, *, header: list[str]) -> str:
     lines = [*header, ""]
     lines.append("| # | Scenario | Figure | Target | Met | Ratio to baseline | Receiver CPU | Took | Notes |")
@@ -127,13 +139,13 @@ def render(rows, *, header: list[str]) -> str:
     for row in rows:
         cells = [
             str(row.number), row.name, row.figure, row.target, row.met, row.ratio, row.receiver_cpu,
-            f"{row.seconds:.0f} s", row.notes,
+            "″" if row.seconds is None else f"{row.seconds:.0f} s", row.notes,
         ]  # fmt: skip
         lines.append("| " + " | ".join(cell.replace("|", "/").replace("\n", " ") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-RUN_LOCK_KEY = 0x0B3AC4  # pg advisory lock: "a bench run holds opsknight_bench and Redis 13"
+RUN_LOCK_KEY = 0x0B3AC4  # pg advisory lock: "a bench run holds the bench database and its Redis db"
 
 
 def hold_run_lock(database_url: str):
@@ -174,8 +186,9 @@ def services_up(database_url: str, redis_url: str, *, deadline: float) -> tuple:
             time.sleep(1)
 
 
-def run_scenario(number: int, bench, database_url: str, redis_url: str):
-    """One scenario, once more if PostgreSQL or Redis restarted under it (the row says so)."""
+def run_scenario(number: int, bench, database_url: str, redis_url: str) -> list:
+    """One scenario's row(s), once more if PostgreSQL or Redis restarted under it (the
+    rows say so)."""
     from bench.results import Row
     from bench.scenarios import NAMES, SCENARIOS
 
@@ -186,14 +199,15 @@ def run_scenario(number: int, bench, database_url: str, redis_url: str):
         log(f"scenario {number}: {NAMES[number]}" + (" (again)" if attempt == 2 else ""))
         try:
             before = services_up(database_url, redis_url, deadline=120)
-            row = SCENARIOS[number](bench)
+            rows = SCENARIOS[number](bench)
             failure = None
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - one broken scenario must not lose the others
             log(f"scenario {number} failed: {error!r}")
-            row = Row(number, NAMES[number], figure="**error**", met="**no**", notes=f"{error!r}"[:300])
+            rows = Row(number, NAMES[number], figure="**error**", met="**no**", notes=f"{error!r}"[:300])
             failure = error
+        rows = rows if isinstance(rows, list) else [rows]
         try:
             restarted = services_up(database_url, redis_url, deadline=120) != before
         except RuntimeError as error:
@@ -204,12 +218,14 @@ def run_scenario(number: int, bench, database_url: str, redis_url: str):
         log(f"scenario {number}: {disturbed}")
     else:
         disturbed = "**PostgreSQL or Redis restarted during both tries: figures disturbed**"
-    if disturbed:
-        row.notes = f"{row.notes}; {disturbed}" if row.notes else disturbed
-    row.code = code
-    row.seconds = time.monotonic() - began
-    log(f"scenario {number} done in {row.seconds:.0f} s: {row.figure}")
-    return row
+    for row in rows:
+        if disturbed:
+            row.notes = f"{row.notes}; {disturbed}" if row.notes else disturbed
+        row.code = code
+        row.seconds = None
+    rows[0].seconds = time.monotonic() - began
+    log(f"scenario {number} done in {rows[0].seconds:.0f} s: " + " | ".join(row.figure for row in rows))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = bench_redis_url(os.environ.get("REDIS_URL"))
     for url in (database_url, redis_url):
         check_loopback(url)
-    env = {**base_environment(database_url, redis_url), **args.overrides}
+    tmp = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))
+    # The processes' metric files: apart from a `make run` or a test run in the same tree.
+    env = {
+        **base_environment(database_url, redis_url),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus"),
+        **args.overrides,
+    }
 
     # SIGTERM behaves like Ctrl-C: unwind through every `finally`, stopping what we started.
     def interrupted(signum, frame):
@@ -254,9 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         baseline_threads=args.baseline_threads,
         profile=args.profile,
         rate=args.rate,
+        overrides=args.overrides,
     )
     rows: list[Row] = []
-    tmp = Path(tempfile.mkdtemp(prefix="opsknight-bench-"))
     receiver = ReceiverProcess(tmp)
     worker_env = {**os.environ, **env}
     bench = None
@@ -265,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"receiver on 127.0.0.1:{receiver.port} (pid {receiver.pid}); logs in {tmp}")
         bench = Bench(options=options, receiver=receiver, env=worker_env, redis_url=redis_url, tmp=tmp)
         for number in args.scenario_list:
-            rows.append(run_scenario(number, bench, database_url, redis_url))
+            rows.extend(run_scenario(number, bench, database_url, redis_url))
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
     finally:
@@ -278,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         run_lock.close()
 
     after = engine_fingerprint()
+    procfile = procfile_lines()
     # The engine may be changed while we run: say which code each scenario started with.
     for row in rows:
         if row.code and row.code[1] != fingerprint:
@@ -295,8 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         "production defaults except WEBHOOK_READ_TIMEOUT=2 in scenario 5"
         + "".join(f"; **{name}={value}**" for name, value in args.overrides.items()),
         f"- Engine settings: {engine_settings(settings)}",
+        f"- Scenarios 8-12: the Procfile's lines as they are: web `{procfile['web']}`, worker "
+        f"`{procfile['worker']}` (+ `--hostname`), at their defaults (loglevel info); {database_pool(settings)}; "
+        f"API_RATE_LIMIT={API_RATE_LIMIT} per client key unless --env says otherwise",
         f"- Load: events from `incident_create` in {args.emitters} emitter process(es) × {EMITTER_THREADS} "
-        f"threads; baseline: {args.workers} process(es) × {args.baseline_threads or args.concurrency} threads",
+        f"threads (8, 10, 11: `POST /api/v1/incidents` over HTTP from {args.emitters} client processes, one key "
+        f"per client thread); baseline: {args.workers} process(es) × {args.baseline_threads or args.concurrency} "
+        "threads (12: 1 and 2 processes)",
         "- Latency: from the Event row's `created_at` (set in the emitting transaction) to the receiver's "
         "clock; deliveries missing at a scenario's deadline count as ∞",
     ]
@@ -311,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text(table)
         log(f"table written to {args.out}")
-    return 0 if len(rows) == len(args.scenario_list) else 130
+    done = {int(str(row.number).rstrip("abc")) for row in rows}
+    return 0 if done == set(args.scenario_list) else 130
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def run(args) -> dict:
     lock = threading.Lock()
     ready = threading.Barrier(args.threads + 1)
     start = [0.0]
+    go = threading.Event()
 
     def worker() -> None:
         session = requests.Session()
@@ -94,6 +95,7 @@ def run(args) -> dict:
         # Warm-up: one request per thread opens its connection before the clock starts.
         session.post(args.base + paths[0] + "-warmup", data=body, timeout=(3, 10)).content  # noqa: B018
         ready.wait()
+        go.wait()
         mine = []
         while True:
             n = next(counter)
@@ -131,7 +133,11 @@ def run(args) -> dict:
     for thread in threads:
         thread.start()
     ready.wait(timeout=30)
-    start[0] = time.time() + 0.01
+    # Several processes start together at --start-at (their connections already open), so
+    # one that took longer to start does not stretch the run.
+    start[0] = max(time.time() + 0.01, args.start_at or 0.0)
+    time.sleep(max(0.0, start[0] - time.time()))
+    go.set()
     deadline_at = time.monotonic() + args.deadline
     for thread in threads:
         thread.join(timeout=max(0.0, deadline_at - time.monotonic()))
@@ -157,6 +163,7 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=2, help="spread over this many paths")
     parser.add_argument("--path-prefix", default="/baseline/")
     parser.add_argument("--deadline", type=float, default=120.0)
+    parser.add_argument("--start-at", type=float, help="time.time() to start at (after the warm-up)")
     args = parser.parse_args()
     if not args.base.startswith("http://127.0.0.1:"):
         parser.error("the baseline only sends to 127.0.0.1")

@@ -43,24 +43,48 @@ class Harness:
     # --- Plumbing ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def stack(self, tag: str, env: dict | None = None, *, warm_up: bool = True):
+    def stack(
+        self,
+        tag: str,
+        env: dict | None = None,
+        *,
+        warm_up: bool = True,
+        procfile: bool = False,
+        web: bool = False,
+        workers: int | None = None,
+    ):
         """Clean database and Redis, fresh Celery processes (stopped on the way out,
         whatever happens), warmed up with a few deliveries so every thread has its
-        database and HTTP connections, then a clean receiver."""
+        database and HTTP connections, then a clean receiver. `procfile`: the worker
+        (and with `web`, gunicorn) as the Procfile starts them (bench/procfile.py)."""
         data.reset_state(self.redis_url)
         self.receiver.hold([])
         self.receiver.reset()
-        stack = CeleryStack(
-            workers=self.options.workers,
-            pool=self.options.pool,
-            concurrency=self.options.concurrency,
-            env={**self.env, **(env or {})},
-            tmp=self.tmp,
-            tag=tag,
-        )
+        workers = workers or self.options.workers
+        if procfile:
+            from bench.procfile import ProcfileStack
+
+            stack = ProcfileStack(
+                workers=workers,
+                env={**self.env, **(env or {})},
+                overrides=self.options.overrides,
+                tmp=self.tmp,
+                tag=tag,
+                web=web,
+            )
+        else:
+            stack = CeleryStack(
+                workers=workers,
+                pool=self.options.pool,
+                concurrency=self.options.concurrency,
+                env={**self.env, **(env or {})},
+                tmp=self.tmp,
+                tag=tag,
+            )
         self.current = stack
         try:
-            log(f"{tag}: starting {self.options.workers} worker(s) and beat")
+            what = f"{workers} worker(s){' (Procfile)' if procfile else ''}, beat{' and web' if web else ''}"
+            log(f"{tag}: starting {what}")
             stack.start()
             if warm_up:
                 self.warm_up(tag)
@@ -94,6 +118,8 @@ class Harness:
         if stack is not None:
             groups["workers"] = stack.worker_pids
             groups["beat"] = stack.beat_pids
+            if getattr(stack, "web", None) is not None:
+                groups["web"] = stack.web_pids
         return CpuMeter(groups).start()
 
     def collect(self, commits: dict[str, float], paths: list[str], *, deadline: float, label: str) -> Receipts:
@@ -140,7 +166,7 @@ class Harness:
         )
 
     def cpu_note(self, meter: CpuMeter) -> str:
-        names = ("workers", "db", "bench")
+        names = ("web", "workers", "db", "bench")
         parts = [f"{name} {meter.share(name):.0%}" for name in names if name in meter.used]
         rest = max(0.0, meter.machine_busy - sum(meter.share(name) for name in meter.used))
         parts.append(f"rest (Redis, kernel, other work) {rest:.0%}")
@@ -219,15 +245,19 @@ class Harness:
                     process.wait()
         return results
 
-    def run_baseline(self, mode: str, *, paths: int, prefix: str, count: int = 0, rate: float = 0, seconds=0) -> dict:
+    def run_baseline(
+        self, mode: str, *, paths: int, prefix: str, count: int = 0, rate: float = 0, seconds=0, processes=0
+    ) -> dict:
         """The same signed POSTs from plain `requests.Session` threads: one process per
-        worker process, each with the engine's thread count."""
-        processes = self.options.workers
+        worker process (or `processes`), each with the engine's thread count."""
+        processes = processes or self.options.workers
         threads = self.options.baseline_threads or self.options.concurrency
         command = [
             PYTHON, "-m", "bench.baseline", mode, "--base", self.receiver.base,
             "--threads", str(threads), "--paths", str(paths), "--path-prefix", prefix,
         ]  # fmt: skip
+        # Together, once every process has warmed up (a process starts in about a second).
+        command += ["--start-at", f"{time.time() + 2.0 + processes}"]
         if mode == "burst":
             shares = [count // processes + (1 if n < count % processes else 0) for n in range(processes)]
             commands = [[*command, "--count", str(share)] for share in shares]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Row:
-    number: int
+    number: int | str  # "8a", "8b": a scenario that measures two things gives two rows
     name: str
     figure: str = "—"
     target: str = "—"
@@ -16,7 +16,7 @@ class Row:
     ratio: str = "—"
     receiver_cpu: str = "—"
     notes: str = ""
-    seconds: float = 0.0
+    seconds: float | None = 0.0  # None: the scenario's time is on its first row
     code: tuple[str, str] | None = None  # (git version, engine source hash) when the scenario started
 
 
@@ -32,6 +32,8 @@ class Options:
     # Events/s in scenarios 3 and 5 (the 200; lower it to compare 5 with 3 on a
     # machine that cannot emit 200/s and deliver them too).
     rate: int = 200
+    # --env NAME=VALUE: also what the Procfile scenarios keep (they drop the bench's LOG_LEVEL otherwise).
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,6 +52,15 @@ class Sizes:
     growth_rounds: int
     memory_deliveries: int
     memory_deadline: float
+    # The Procfile scenarios (8-12)
+    api_creates: int  # per client count
+    api_deadline: float
+    emit_rounds: int
+    emit_incidents: int
+    fanout_endpoints: int
+    fanout_samples: int
+    fanout_deadline: float
+    drain_events: int  # × 2 endpoints
 
     @classmethod
     def for_run(cls, quick: bool) -> "Sizes":
@@ -66,6 +77,14 @@ class Sizes:
             growth_rounds=2,
             memory_deliveries=100_000,
             memory_deadline=400,
+            api_creates=1_500,
+            api_deadline=120,
+            emit_rounds=3,
+            emit_incidents=200,
+            fanout_endpoints=10_000,
+            fanout_samples=20,
+            fanout_deadline=180,
+            drain_events=5_000,
         )
         if not quick:
             return full
@@ -81,6 +100,14 @@ class Sizes:
             growth_batch=1_000,
             memory_deliveries=10_000,
             memory_deadline=90,
+            api_creates=300,
+            api_deadline=40,
+            emit_rounds=2,
+            emit_incidents=50,
+            fanout_endpoints=1_000,
+            fanout_samples=8,
+            fanout_deadline=60,
+            drain_events=1_000,
         )
 
 

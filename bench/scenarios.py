@@ -1,5 +1,6 @@
-"""The seven scenarios of the benchmark. Each one starts its own Celery processes on a
-clean database and Redis, warms them up, measures, and returns one table row.
+"""The scenarios of the benchmark: 1-7 here, 8-12 (the stack as the Procfile starts it)
+in scenarios_stack.py. Each one starts its own Celery processes on a clean database and
+Redis, warms them up, measures, and returns its table row(s).
 Deliveries not received by a scenario's deadline count as infinitely late in the
 percentiles."""
 
@@ -7,16 +8,17 @@ import math
 import time
 
 from bench import data
-from bench.harness import Harness, sample_payload
+from bench.harness import sample_payload
 from bench.meters import rss_mb
 from bench.profile import Profiler
 from bench.results import Row, ms, percentile, ratio, rows_label, yes_no
+from bench.scenarios_stack import StackScenarios
 from bench.stack import (
     log,
 )
 
 
-class Bench(Harness):
+class Bench(StackScenarios):
     def s1_baseline(self) -> Row:
         row = Row(1, "Baseline: plain `requests.Session` threads, no Django/Celery/DB")
         sizes = self.sizes
@@ -307,6 +309,11 @@ SCENARIOS = {
     5: Bench.s5_isolation,
     6: Bench.s6_growth,
     7: Bench.s7_memory,
+    8: Bench.s8_api,
+    9: Bench.s9_emit,
+    10: Bench.s10_fanout,
+    11: Bench.s11_latency_api,
+    12: Bench.s12_drain,
 }
 
 NAMES = {
@@ -317,4 +324,9 @@ NAMES = {
     5: "Isolation",
     6: "Growth",
     7: "Memory",
+    8: "API under load",
+    9: "Emit CPU",
+    10: "Fan-out outside the request",
+    11: "Latency through the API",
+    12: "Drain and scale out",
 }

@@ -4,6 +4,7 @@ started as subprocesses with env settings, as in production (CPU and memory read
 bench/meters.py)."""
 
 import json
+import os
 import selectors
 import signal
 import socket
@@ -19,8 +20,10 @@ from bench.meters import process_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-BENCH_DATABASE = "opsknight_bench"
-BENCH_REDIS_DB = 13
+# The bench truncates and flushes these: overridable so that two people on one machine
+# (or a bench next to someone's test run) each have their own.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE_NAME", "opsknight_bench")
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "13"))
 BENCH_SECRET_KEY = "bench-only-secret-key-not-for-production"
 
 
@@ -32,8 +35,9 @@ def log(message: str) -> None:
 
 
 def bench_database_url(source: str | None) -> str:
-    """The server of DATABASE_URL (default: local PostgreSQL), database opsknight_bench:
-    the bench truncates its tables, so it never runs in the database it was given."""
+    """The server of DATABASE_URL (default: local PostgreSQL), database opsknight_bench
+    (or BENCH_DATABASE_NAME): the bench truncates its tables, so it never runs in the
+    database it was given."""
     parts = urlsplit(source or "postgres://postgres@127.0.0.1:5432/postgres")
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
         raise SystemExit(f"The benchmark needs PostgreSQL; DATABASE_URL is {parts.scheme}://...")
