@@ -137,7 +137,10 @@ def event_expand(*, event_id: str) -> int:
         return 0
     now, renderer, facts = timezone.now(), EventRenderer(event), EventFacts.of_event(event)
     chunk: list[Delivery] = []
-    for endpoint in _active_endpoints().iterator(chunk_size=2000):
+    # Read at once (at most WEBHOOK_MAX_ENDPOINTS rows, a few fields each), not through a
+    # server-side cursor: outside a transaction that would be a WITH HOLD cursor, which
+    # PgBouncer's transaction pooling does not support.
+    for endpoint in list(_active_endpoints()):
         chunk += _deliveries_for(endpoint, event=event, facts=facts, renderer=renderer, now=now)
         if len(chunk) >= EXPANSION_CHUNK:
             Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
