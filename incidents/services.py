@@ -147,8 +147,13 @@ def incident_create(
         creator_name=actor.name,
     )
     # Uniqueness is left to the database constraint: a check here would race. The number
-    # is taken in the transaction below; the responder was just read (no second look-up).
-    incident.full_clean(exclude=["number", "assignee_responder"], validate_unique=False, validate_constraints=False)
+    # is taken in the transaction below; the responder, the service and the API key were
+    # just read by the caller (no second look-up each: the foreign keys still hold).
+    incident.full_clean(
+        exclude=["number", "assignee_responder", "service", "created_by_key"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     try:
         with transaction.atomic():
             incident.number = _next_incident_number()
@@ -160,6 +165,8 @@ def incident_create(
         if existing is None:
             raise
         return existing, False
+    # A new incident has no external links yet: its API answer reads none.
+    incident._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
     return incident, True
 
 
