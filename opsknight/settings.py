@@ -103,6 +103,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Times in the admin with seconds and the zone (opsknight/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["opsknight.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -142,6 +142,11 @@ class Delivery(models.Model):
     # event names (empty: the event's type).
     message_id = models.CharField(max_length=100, blank=True)
     message_type = models.CharField(max_length=100, blank=True)
+    # A redelivery by hand: the delivery it repeats (null when that one was pruned).
+    # Indexed only where set (below): the many other rows add nothing to the index.
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -159,6 +164,10 @@ class Delivery(models.Model):
                 fields=["endpoint", "completed_at"],
                 name="delivery_failed",
                 condition=Q(status="failed", is_test=False),
+            ),
+            # A delivery's redeliveries (its page), and the pruning that unlinks them.
+            models.Index(
+                fields=["redelivery_of"], name="delivery_redelivery_of", condition=Q(redelivery_of__isnull=False)
             ),
         ]
         constraints = [
@@ -209,4 +218,5 @@ class DeliveryAttempt(models.Model):
         ordering = ["delivery", "number"]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number}"
+        answer = f"HTTP {self.response_status}" if self.response_status is not None else "no answer"
+        return f"Attempt {self.number}: {self.outcome}, {answer}"
