@@ -314,7 +314,17 @@ LOGGING = {
         "json": {"()": "opsknight.logs.JsonFormatter"},
         "text": {"()": "opsknight.logs.TextFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The dispatcher runs every WEBHOOK_DISPATCH_INTERVAL: Celery's lines about each run
+    # are dropped; it logs its own line when it enqueued something.
+    "filters": {
+        "quiet_periodic_tasks": {
+            "()": "opsknight.logs.QuietPeriodicTasks",
+            "tasks": ["webhooks.tasks.dispatch_due_deliveries"],
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["quiet_periodic_tasks"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
