@@ -242,7 +242,7 @@ def _last_errors(failing_ids: list[str]) -> dict[str, str]:
 
 def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) -> dict[str, EndpointHealth]:
     """Health with attempt percentiles for each of `endpoint_ids` (an admin page's rows), in
-    three queries however many there are."""
+    three queries however many there are (four when some are failing)."""
     if not endpoint_ids:
         return {}
     endpoints = WebhookEndpoint.objects.filter(pk__in=endpoint_ids)
@@ -251,7 +251,7 @@ def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) ->
 
 def endpoint_health_list(*, now: datetime) -> list[EndpointHealth]:
     """Every endpoint, by name, with its health (no percentiles): two queries whatever
-    the number of endpoints."""
+    the number of endpoints, and one more when some endpoint is failing (its last error)."""
     return _endpoint_health(WebhookEndpoint.objects.order_by("name", "id"), now=now, durations=False)
 
 

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.admin.utils import quote
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -301,3 +303,14 @@ def test_the_attempt_caption_is_readable():
     row = delivery(endpoint)
     attempt = DeliveryAttempt(delivery=row, number=2, outcome="failed", response_status=None)
     assert str(attempt) == "Attempt 2: failed, no answer"
+
+
+def test_the_last_errors_cost_one_query_however_many_endpoints_fail():
+    def queries(count: int) -> int:
+        ids = [failing_endpoint().pk for _ in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            health = selectors.endpoints_health(endpoint_ids=ids)
+        assert all(h.last_error == "ConnectionError: Connection refused." for h in health.values())
+        return len(captured)
+
+    assert queries(1) == queries(10) <= 4
