@@ -151,6 +151,8 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "incidents.models.IncidentEvent.Type",
         "IncidentSeverityEnum": "incidents.models.Incident.Severity",
         "AlertSeverityEnum": "incidents.alerts.ALERT_SEVERITIES",
+        "IncidentVisibilityEnum": "incidents.models.Incident.Visibility",
+        "EndpointVisibilityFilterEnum": "webhooks.models.VISIBILITY_FILTERS",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

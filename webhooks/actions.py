@@ -115,18 +115,18 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
 
 
 def endpoint_replay(*, endpoint: WebhookEndpoint, since: datetime) -> int:
-    """Re-send every real event since `since` that the endpoint subscribes to, as new
-    deliveries of the same events. Returns how many."""
+    """Re-send every real event since `since` that the endpoint subscribes to (event
+    types and filters as they are now), as new deliveries of the same events. Returns
+    how many."""
     now = timezone.now()
-    fields = ("id", "type") if endpoint.format == formats.DEFAULT else ("id", "type", "payload")
+    fields = ("id", "type", "facts") if endpoint.format == formats.DEFAULT else ("id", "type", "facts", "payload")
     events = Event.objects.filter(created_at__gte=since, is_test=False).order_by("created_at").only(*fields)
-    own_names = formats.event_types(endpoint.format) is not None
     with transaction.atomic():
         deliveries = outbox.deliveries_save_and_enqueue(
             [
                 outbox.new_delivery(event.id, endpoint, Delivery.Origin.REPLAY, now, message=message)
                 for event in events.iterator(chunk_size=2000)
-                if own_names or endpoint.is_subscribed_to(event.type)
+                if outbox.endpoint_wants(endpoint, outbox.EventFacts.of_event(event))
                 for message in outbox.EventRenderer(event).messages_for(endpoint)
                 if message.type is None or endpoint.is_subscribed_to(message.type)
             ]

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.models import Incident, Service
 from webhooks import formats, notifications, transport
-from webhooks.models import EVENT_TYPES, WebhookEndpoint
+from webhooks.models import EVENT_TYPES, ORDERINGS, VISIBILITY_FILTERS, WebhookEndpoint
 from webhooks.transport import signing
 from webhooks.transport.addresses import TargetRefused, check_url
 
@@ -40,6 +41,7 @@ def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
         endpoint.format_options = check_format(format=endpoint.format, format_options=endpoint.format_options)
     except ValidationError as error:
         errors.update({name: messages[0] for name, messages in error.message_dict.items()})
+    errors.update(_filter_errors(endpoint))
     header_errors = transport.custom_header_errors(endpoint.headers)
     if header_errors:
         errors["headers"] = " ".join(header_errors)
@@ -108,6 +110,10 @@ def endpoint_create(
     format: str = formats.DEFAULT,
     format_options: dict | None = None,
     headers: dict[str, str] | None = None,
+    services: list[str] | None = None,
+    min_severity: str = "",
+    visibility: str = "both",
+    ordering: str = "none",
 ) -> WebhookEndpoint:
     """Create an endpoint. The secret is generated unless one is typed; the caller shows
     `endpoint.secret` once and never again."""
@@ -123,6 +129,10 @@ def endpoint_create(
         format=format,
         format_options={} if format_options is None else format_options,
         headers=headers or {},
+        services=services or [],
+        min_severity=min_severity or "",
+        visibility=visibility,
+        ordering=ordering,
     )
     _validate_endpoint(endpoint)
     endpoint.save(force_insert=True)
@@ -130,7 +140,20 @@ def endpoint_create(
 
 
 ENDPOINT_UPDATABLE_FIELDS = frozenset(
-    {"name", "url", "event_types", "is_active", "description", "format", "format_options", "headers"}
+    {
+        "name",
+        "url",
+        "event_types",
+        "is_active",
+        "description",
+        "format",
+        "format_options",
+        "headers",
+        "services",
+        "min_severity",
+        "visibility",
+        "ordering",
+    }  # fmt: skip
 )
 
 
@@ -172,6 +195,29 @@ def endpoint_check_url_move(*, endpoint: WebhookEndpoint, new_url, new_headers) 
                 f"is not sent to {new_host}."
             }
         )
+
+
+def _filter_errors(endpoint: WebhookEndpoint) -> dict[str, str]:
+    """What is wrong with the endpoint's content filters and ordering."""
+    errors = {}
+    if not isinstance(endpoint.services, list) or not all(isinstance(s, str) for s in endpoint.services):
+        errors["services"] = "Give a list of service ids."
+    else:
+        endpoint.services = sorted(set(endpoint.services))
+        known = set(Service.objects.filter(pk__in=endpoint.services).values_list("pk", flat=True))
+        unknown = [service_id for service_id in endpoint.services if service_id not in known]
+        if unknown:
+            errors["services"] = f"Unknown service id(s): {', '.join(unknown)}."
+    for field, valid in [
+        ("min_severity", ["", *Incident.Severity.values]),
+        ("visibility", [value for value, _ in VISIBILITY_FILTERS]),
+        ("ordering", [value for value, _ in ORDERINGS]),
+    ]:
+        if getattr(endpoint, field) not in valid:
+            errors[field] = (
+                f"'{getattr(endpoint, field)}' is not valid. Valid: {', '.join(v or '(empty)' for v in valid)}."
+            )
+    return errors
 
 
 def endpoint_event_types(*, format: str) -> tuple[str, ...]:

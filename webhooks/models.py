@@ -1,5 +1,5 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from incidents.models import Incident, IncidentEvent
@@ -21,6 +21,10 @@ def new_delivery_id() -> str:
     return new_id("dlv")
 
 
+VISIBILITY_FILTERS = [("both", "public and private"), ("public", "public only"), ("private", "private only")]
+ORDERINGS = [("none", "none"), ("per_incident", "per incident")]
+
+
 class WebhookEndpoint(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_endpoint_id, editable=False)
     name = models.CharField(max_length=200)
@@ -39,6 +43,13 @@ class WebhookEndpoint(models.Model):
     format_options = models.JSONField(default=dict, blank=True)
     # Sent on every attempt, e.g. a receiver's own auth header: {name: value}.
     headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent on every attempt.")
+    # Content filters, next to event_types (webhooks/delivery/outbox.py applies them):
+    # service ids (empty: every service), the lowest severity (empty: all), visibility.
+    services = models.JSONField(default=list, blank=True, help_text="Service ids; empty: every service.")
+    min_severity = models.CharField(max_length=20, blank=True, choices=Incident.Severity.choices)
+    visibility = models.CharField(max_length=10, choices=VISIBILITY_FILTERS, default="both")
+    # per_incident: an incident's deliveries to this endpoint go one at a time, in version order.
+    ordering = models.CharField(max_length=20, choices=ORDERINGS, default="none")
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -84,6 +95,9 @@ class Event(models.Model):
     # fan-out; by a worker, after commit, for a large one (null until then, and the
     # dispatcher finds it if the worker's wake-up is lost).
     expanded_at = models.DateTimeField(null=True, blank=True)
+    # What subscription filters and ordering look at, as it was when the event happened:
+    # {"incident_id", "version", "service_id", "severity", "visibility"} (outbox.EventFacts).
+    facts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [
@@ -97,11 +111,30 @@ class Event(models.Model):
 
 class DeliveryQuerySet(models.QuerySet):
     def claimable(self, now) -> "DeliveryQuerySet":
-        """Pending, due and not leased: what a worker may claim (webhooks/delivery/claims.py
-        says the same in SQL, for its one-statement claims)."""
+        """Pending, due, not leased, and not waiting behind an earlier delivery of its
+        incident to an endpoint that orders them: what a worker may claim
+        (webhooks/delivery/claims.py says the same in SQL, for its one-statement claims)."""
         return self.filter(
             Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
             & (Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            & (Q(ordered=False) | ~Exists(self.model.objects.earlier_pending()))
+        )
+
+    def earlier_pending(self, delivery=None) -> "DeliveryQuerySet":
+        """The pending deliveries of the same incident to the same ordered endpoint with
+        an earlier incident version: while there is one, `delivery` waits. Without a
+        delivery: of the outer query's row (a subquery)."""
+        if delivery is None:
+            endpoint, incident, sequence = OuterRef("endpoint_id"), OuterRef("incident_id"), OuterRef("sequence")
+        else:
+            endpoint, incident, sequence = delivery.endpoint_id, delivery.incident_id, delivery.sequence
+        return self.filter(
+            endpoint_id=endpoint,
+            incident_id=incident,
+            ordered=True,
+            status=Delivery.Status.PENDING,
+            origin=Delivery.Origin.EVENT,
+            sequence__lt=sequence,
         )
 
 
@@ -142,6 +175,11 @@ class Delivery(models.Model):
     # event names (empty: the event's type).
     message_id = models.CharField(max_length=100, blank=True)
     message_type = models.CharField(max_length=100, blank=True)
+    # For per-incident ordering (copied when written, so the claim needs no join): the
+    # incident, its version, and whether the endpoint orders its deliveries.
+    incident_id = models.CharField(max_length=40, blank=True, db_index=False)
+    sequence = models.PositiveIntegerField(default=0)
+    ordered = models.BooleanField(default=False)
     # A redelivery by hand: the delivery it repeats (null when that one was pruned).
     # Indexed only where set (below): the many other rows add nothing to the index.
     redelivery_of = models.ForeignKey(
@@ -164,6 +202,13 @@ class Delivery(models.Model):
                 fields=["endpoint", "completed_at"],
                 name="delivery_failed",
                 condition=Q(status="failed", is_test=False),
+            ),
+            # "An earlier delivery of this incident to this endpoint is still pending":
+            # only ordered, pending event deliveries are in it.
+            models.Index(
+                fields=["endpoint", "incident_id", "sequence"],
+                name="delivery_ordered_pending",
+                condition=Q(ordered=True, status="pending", origin="event"),
             ),
             # A delivery's redeliveries (its page), and the pruning that unlinks them.
             models.Index(

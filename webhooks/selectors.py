@@ -5,7 +5,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -27,7 +39,7 @@ def delivery_list(
     event_type: str | None = None,
     is_test: bool | None = None,
 ) -> QuerySet[Delivery]:
-    deliveries = Delivery.objects.filter(endpoint=endpoint).select_related("event")
+    deliveries = _with_waiting_behind(Delivery.objects.filter(endpoint=endpoint).select_related("event"))
     if status:
         deliveries = deliveries.filter(status=status)
     if event_type:
@@ -38,7 +50,21 @@ def delivery_list(
 
 
 def delivery_get(*, delivery_id: str) -> Delivery:
-    return Delivery.objects.select_related("event", "endpoint").prefetch_related("attempts").get(pk=delivery_id)
+    deliveries = Delivery.objects.select_related("event", "endpoint").prefetch_related("attempts")
+    return _with_waiting_behind(deliveries).get(pk=delivery_id)
+
+
+def _with_waiting_behind(deliveries: QuerySet[Delivery]) -> QuerySet[Delivery]:
+    """`waiting_behind`: for a pending delivery of an endpoint with per-incident ordering,
+    the earliest delivery of the same incident it waits for (None otherwise)."""
+    earliest = Delivery.objects.earlier_pending().order_by("sequence", "created_at").values("pk")[:1]
+    return deliveries.annotate(
+        waiting_behind=Case(
+            When(ordered=True, status=Delivery.Status.PENDING, then=Subquery(earliest)),
+            default=None,
+            output_field=CharField(),
+        )
+    )
 
 
 # --- Health of the queue and the endpoints (/metrics, webhooks_status) ------------------

@@ -4,9 +4,10 @@ import json
 
 from rest_framework import serializers
 
+from incidents.models import Incident
 from webhooks import formats, transport
 from webhooks.endpoints import MIN_TYPED_SECRET_LENGTH
-from webhooks.models import EVENT_TYPES, Delivery, DeliveryAttempt, WebhookEndpoint
+from webhooks.models import EVENT_TYPES, ORDERINGS, VISIBILITY_FILTERS, Delivery, DeliveryAttempt, WebhookEndpoint
 
 
 def format_field(**kwargs) -> serializers.ChoiceField:
@@ -74,6 +75,10 @@ class EndpointOutput(serializers.ModelSerializer):
             "is_active",
             "description",
             "headers",
+            "services",
+            "min_severity",
+            "visibility",
+            "ordering",
             "disabled_reason",
             "disabled_at",
             "previous_secret_expires_at",
@@ -87,7 +92,34 @@ class EndpointWithSecretOutput(EndpointOutput):
         fields = [*EndpointOutput.Meta.fields, "secret"]
 
 
-class EndpointCreateInput(serializers.Serializer):
+class EndpointFiltersInput(serializers.Serializer):
+    """The content filters and ordering (optional on create and update alike)."""
+
+    services = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=200,
+        required=False,
+        help_text="Service ids: only incidents of these services. Empty: every service.",
+    )
+    min_severity = serializers.ChoiceField(
+        choices=[("", "any"), *Incident.Severity.choices],
+        allow_blank=True,
+        required=False,
+        help_text="Only incidents of this severity or higher (info < low < medium < high < critical). "
+        "Empty: every severity.",
+    )
+    visibility = serializers.ChoiceField(
+        choices=VISIBILITY_FILTERS, required=False, help_text="Which incidents: public, private or both."
+    )
+    ordering = serializers.ChoiceField(
+        choices=ORDERINGS,
+        required=False,
+        help_text="per_incident: an incident's deliveries to this endpoint are sent one at a time, in version "
+        "order; a delivery waits until every earlier one has succeeded or failed for good.",
+    )
+
+
+class EndpointCreateInput(EndpointFiltersInput):
     name = serializers.CharField(max_length=200)
     url = serializers.CharField(max_length=2048)
     event_types = event_types_field(required=False, default=list)
@@ -105,7 +137,7 @@ class EndpointCreateInput(serializers.Serializer):
     format_options = format_options_field(required=False, default=dict)
 
 
-class EndpointUpdateInput(serializers.Serializer):
+class EndpointUpdateInput(EndpointFiltersInput):
     name = serializers.CharField(max_length=200, required=False)
     url = serializers.CharField(max_length=2048, required=False)
     event_types = event_types_field(required=False)
@@ -166,6 +198,12 @@ class DeliveryOutput(serializers.ModelSerializer):
         source="type_sent", help_text="The message's type in the endpoint format's own event names."
     )
     endpoint_id = serializers.CharField()
+    waiting_behind = serializers.CharField(
+        allow_null=True,
+        default=None,
+        help_text="For an endpoint with per-incident ordering: the earlier delivery of the same incident this "
+        "one waits for (null when it does not wait).",
+    )
 
     class Meta:
         model = Delivery
@@ -176,6 +214,7 @@ class DeliveryOutput(serializers.ModelSerializer):
             "webhook_id",
             "message_type",
             "endpoint_id",
+            "waiting_behind",
             "status",
             "origin",
             "is_test",

@@ -10,8 +10,17 @@ from django.db import connection
 
 from webhooks.models import Delivery
 
-# The same condition as DeliveryQuerySet.claimable, for the raw statements below.
-CLAIMABLE_SQL = "status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until <= %s)"
+_TABLE = Delivery._meta.db_table
+# The same condition as DeliveryQuerySet.claimable, for the raw statements below (whose
+# outer table is the deliveries table itself): due, free, and for an ordered endpoint not
+# behind an earlier pending delivery of the same incident.
+CLAIMABLE_SQL = (
+    "status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until <= %s) "
+    f"AND (NOT {_TABLE}.ordered OR NOT EXISTS (SELECT 1 FROM {_TABLE} AS earlier "
+    f"WHERE earlier.endpoint_id = {_TABLE}.endpoint_id AND earlier.incident_id = {_TABLE}.incident_id "
+    "AND earlier.ordered AND earlier.status = 'pending' AND earlier.origin = 'event' "
+    f"AND earlier.sequence < {_TABLE}.sequence))"
+)
 # Time kept at the end of a lease to record the attempt: an attempt that ends later
 # could be sent again by another worker while it is still being recorded.
 RECORDING_MARGIN_SECONDS = 2.0

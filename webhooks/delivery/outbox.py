@@ -3,7 +3,7 @@ endpoint, in the incident's own transaction, with their wake-up sent after commi
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -21,20 +21,57 @@ from webhooks.models import Delivery, Event, WebhookEndpoint, new_event_id
 logger = logging.getLogger(__name__)
 
 
-def _wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
-    """Subscribed to this event, or of a format with its own event names (its messages
-    are then filtered one by one)."""
-    return formats.event_types(endpoint.format) is not None or endpoint.is_subscribed_to(event_type)
+@dataclass(frozen=True)
+class EventFacts:
+    """What subscriptions, filters and ordering look at: the event's type, and its
+    incident's id, version, service, severity and visibility when it happened (stored
+    with the event, so a worker expanding it later sees the same)."""
+
+    type: str
+    incident_id: str = ""
+    version: int = 0
+    service_id: str | None = None
+    severity: str = ""
+    visibility: str = "public"
+
+    @classmethod
+    def of_incident(cls, *, event_type: str, incident, version: int) -> "EventFacts":
+        return cls(event_type, incident.pk, version, incident.service_id, incident.severity, incident.visibility)
+
+    @classmethod
+    def of_event(cls, event: Event) -> "EventFacts":
+        return cls(type=event.type, **event.facts)
+
+    def stored(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if key != "type"}
+
+
+# Lowest first: an endpoint's min_severity lets through that rank and above.
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def endpoint_wants(endpoint: WebhookEndpoint, facts: EventFacts) -> bool:
+    """The endpoint's subscription and filters let this event through. A format with its
+    own event names subscribes message by message (deliveries_create); its filters apply
+    here all the same."""
+    if formats.event_types(endpoint.format) is None and not endpoint.is_subscribed_to(facts.type):
+        return False
+    if endpoint.services and facts.service_id not in endpoint.services:
+        return False
+    if endpoint.min_severity and SEVERITY_RANK.get(facts.severity, 0) < SEVERITY_RANK[endpoint.min_severity]:
+        return False
+    return endpoint.visibility in ("both", facts.visibility)
+
+
+_ENDPOINT_FIELDS = (
+    "id", "event_types", "format", "format_options", "services", "min_severity", "visibility", "ordering",
+)  # fmt: skip
 
 
 def _active_endpoints():
-    # Subscriptions are filtered in Python: JSON containment differs per database.
-    return WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types", "format", "format_options")
-
-
-def subscribed_endpoints(*, event_type: str) -> list[WebhookEndpoint]:
-    """Active endpoints that may want this event."""
-    return [endpoint for endpoint in _active_endpoints() if _wants(endpoint, event_type)]
+    # Subscriptions and filters are applied in Python: JSON containment differs per
+    # database, and it costs no query per endpoint.
+    return WebhookEndpoint.objects.filter(is_active=True).only(*_ENDPOINT_FIELDS)
 
 
 @receiver(incident_event_recorded, sender=IncidentEvent, dispatch_uid="webhooks.outbox")
@@ -64,6 +101,9 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
             external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
         ),
     )
+    facts = EventFacts.of_incident(
+        event_type=incident_event.type, incident=incident_event.incident, version=incident_event.version
+    )
     # At most WEBHOOK_INLINE_FANOUT_MAX + 1 endpoints are read here, whatever their number:
     # the change's transaction stays O(1) in the number of endpoints.
     inline_max = settings.WEBHOOK_INLINE_FANOUT_MAX
@@ -77,10 +117,10 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
         payload=body.decode("utf-8"),
         created_at=incident_event.occurred_at,
         expanded_at=incident_event.occurred_at if inline else None,
+        facts=facts.stored(),
     )
     if inline:
-        wanted = [endpoint for endpoint in endpoints if _wants(endpoint, event.type)]
-        deliveries_create(event=event, endpoints=wanted, origin=Delivery.Origin.EVENT)
+        deliveries_create(event=event, endpoints=endpoints, facts=facts)
     else:
         # A large fan-out: a worker writes the deliveries after commit (event_expand).
         wakeups.enqueue_expansion_on_commit(event.id)
@@ -95,14 +135,10 @@ def event_expand(*, event_id: str) -> int:
     event = Event.objects.filter(pk=event_id).first()
     if event is None or event.expanded_at is not None or event.is_test:
         return 0
-    now, renderer = timezone.now(), EventRenderer(event)
+    now, renderer, facts = timezone.now(), EventRenderer(event), EventFacts.of_event(event)
     chunk: list[Delivery] = []
     for endpoint in _active_endpoints().iterator(chunk_size=2000):
-        if not _wants(endpoint, event.type):
-            continue
-        for message in renderer.messages_for(endpoint):
-            if message.type is None or endpoint.is_subscribed_to(message.type):
-                chunk.append(new_delivery(event.id, endpoint, Delivery.Origin.EVENT, now, message=message))
+        chunk += _deliveries_for(endpoint, event=event, facts=facts, renderer=renderer, now=now)
         if len(chunk) >= EXPANSION_CHUNK:
             Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
             chunk = []
@@ -119,17 +155,25 @@ def event_expand(*, event_id: str) -> int:
 EXPANSION_CHUNK = 1000
 
 
-def deliveries_create(*, event: Event, endpoints, origin: str) -> list[Delivery]:
-    """One delivery per message each endpoint subscribes to (one message per event,
-    except for formats that send several)."""
-    now = timezone.now()
-    renderer = EventRenderer(event)
+def deliveries_create(*, event: Event, endpoints, facts: EventFacts) -> list[Delivery]:
+    """One delivery per message each endpoint wants (one message per event, except for
+    formats that send several), written and enqueued on commit."""
+    now, renderer = timezone.now(), EventRenderer(event)
     deliveries = []
     for endpoint in endpoints:
-        for message in renderer.messages_for(endpoint):
-            if message.type is None or endpoint.is_subscribed_to(message.type):
-                deliveries.append(new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, message=message))
+        deliveries += _deliveries_for(endpoint, event=event, facts=facts, renderer=renderer, now=now)
     return deliveries_save_and_enqueue(deliveries)
+
+
+def _deliveries_for(endpoint, *, event: Event, facts: EventFacts, renderer, now) -> list[Delivery]:
+    if not endpoint_wants(endpoint, facts):
+        return []
+    origin = Delivery.Origin.EVENT
+    return [
+        new_delivery(event.id, endpoint, origin, now, is_test=event.is_test, message=message, facts=facts)
+        for message in renderer.messages_for(endpoint)
+        if message.type is None or endpoint.is_subscribed_to(message.type)
+    ]
 
 
 @dataclass(frozen=True)
@@ -153,10 +197,16 @@ def new_delivery(
     *,
     is_test: bool = False,
     message: StoredMessage = DEFAULT_MESSAGE,
+    facts: EventFacts | None = None,
 ) -> Delivery:
     # enqueued_at=now: the message goes out on commit, so the dispatcher waits for it.
     # A redelivered test event stays marked as a test (out of real-delivery stats and filters).
+    # Only an event's own deliveries are ordered; redeliveries and replays go as they come.
+    ordered = facts is not None and origin == Delivery.Origin.EVENT and endpoint.ordering == "per_incident"
     return Delivery(
+        incident_id=facts.incident_id if facts else "",
+        sequence=facts.version if facts else 0,
+        ordered=ordered,
         event_id=event_id,
         endpoint=endpoint,
         origin=origin,

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0008_endpoint_format_pagerduty'),
+        ('webhooks', '0009_endpoint_filters_ordering'),
     ]
 
     operations = [
