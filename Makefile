@@ -18,10 +18,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # Web (127.0.0.1:8000), Celery worker and Celery beat in one foreground process.
+# PUBLIC_BASE_URL follows PORT here (links in chat messages open this server); honcho
+# gives each process its own PORT, so the worker could not derive it itself.
 run: $(VENV)/.installed
 	@mkdir -p var
 	@export DEBUG=$${DEBUG:-true} WEBHOOK_ALLOW_PRIVATE_TARGETS=$${WEBHOOK_ALLOW_PRIVATE_TARGETS:-true} PORT=$${PORT:-8000} \
 		LOG_FORMAT=$${LOG_FORMAT:-text}; \
+	export PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$$PORT}; \
 	$(BIN)/python manage.py check_redis && \
 	$(BIN)/python manage.py migrate --noinput -v0 && \
 	$(BIN)/python manage.py metrics_reset -v0 && \

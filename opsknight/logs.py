@@ -1,6 +1,7 @@
 """Log formatters (LOG_FORMAT): a JSON object per line for log shippers, or a readable
 line. Both carry the structured fields a call passes in `extra=` (for example the
-webhook attempt lines of webhooks.observability): JSON as keys, text as `key=value`."""
+webhook attempt lines of webhooks.observability): JSON as keys, text as `key=value`.
+And a filter that keeps Celery's routine lines about frequent periodic tasks out."""
 
 import json
 import logging
@@ -48,3 +49,26 @@ def _text_value(value) -> str:
         return "-"
     text = str(value)
     return json.dumps(text) if not text or any(c.isspace() or c in '"=' for c in text) else text
+
+
+class QuietPeriodicTasks(logging.Filter):
+    """Drops Celery's INFO lines about the given periodic tasks (beat sending one, a worker
+    receiving it, discarding an expired one, its success): for a task run every few
+    seconds that is dozens of lines a minute, burying the attempt lines. Such a task logs
+    a line of its own when it did something; its warnings and errors still pass."""
+
+    def __init__(self, tasks=()):
+        super().__init__()
+        self.tasks = frozenset(tasks)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith("celery"):
+            return True
+        args = record.args
+        if isinstance(args, dict):  # celery.app.trace and the worker: a context dict
+            names = {args.get("name")}
+        elif isinstance(args, tuple):  # beat: (entry name, task name); an expired one: (task name, id)
+            names = set(args)
+        else:
+            return True
+        return not (names & self.tasks)

@@ -103,6 +103,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Times in the admin with seconds and the zone (opsknight/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["opsknight.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -321,7 +323,17 @@ LOGGING = {
         "json": {"()": "opsknight.logs.JsonFormatter"},
         "text": {"()": "opsknight.logs.TextFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The dispatcher runs every WEBHOOK_DISPATCH_INTERVAL: Celery's lines about each run
+    # are dropped; it logs its own line when it enqueued something.
+    "filters": {
+        "quiet_periodic_tasks": {
+            "()": "opsknight.logs.QuietPeriodicTasks",
+            "tasks": ["webhooks.tasks.dispatch_due_deliveries"],
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["quiet_periodic_tasks"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -104,19 +104,13 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     messages = outbox.EventRenderer(delivery.event).messages_for(delivery.endpoint)
     # The same message of the event (by its id); the first if the format changed since.
     message = next((m for m in messages if m.id == delivery.message_id), messages[0])
+    redelivery = outbox.new_delivery(
+        delivery.event_id, delivery.endpoint, Delivery.Origin.REDELIVER, timezone.now(), is_test=delivery.is_test,
+        message=message,
+    )  # fmt: skip
+    redelivery.redelivery_of = delivery  # the admin links the two
     with transaction.atomic():
-        (redelivery,) = outbox.deliveries_save_and_enqueue(
-            [
-                outbox.new_delivery(
-                    delivery.event_id,
-                    delivery.endpoint,
-                    Delivery.Origin.REDELIVER,
-                    timezone.now(),
-                    is_test=delivery.is_test,
-                    message=message,
-                )
-            ]
-        )
+        (redelivery,) = outbox.deliveries_save_and_enqueue([redelivery])
     return redelivery
 
 

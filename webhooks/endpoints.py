@@ -22,6 +22,7 @@ from webhooks.transport import signing
 from webhooks.transport.addresses import TargetRefused, check_url
 
 MIN_TYPED_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 200  # the column's size
 
 
 def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
@@ -77,6 +78,8 @@ def endpoint_check_typed_secret(*, secret: str, format: str) -> None:
     `whsec_` + base64 for `incidentio`). A ValidationError naming `secret` otherwise."""
     if len(secret) < MIN_TYPED_SECRET_LENGTH:
         raise ValidationError({"secret": f"A secret needs at least {MIN_TYPED_SECRET_LENGTH} characters."})
+    if len(secret) > MAX_SECRET_LENGTH:
+        raise ValidationError({"secret": f"A secret has at most {MAX_SECRET_LENGTH} characters."})
     try:
         problem = formats.secret_problem(format, secret)
     except formats.UnknownFormat:

@@ -211,6 +211,11 @@ class Delivery(models.Model):
     incident_id = models.CharField(max_length=40, blank=True, db_index=False)
     sequence = models.PositiveIntegerField(default=0)
     ordered = models.BooleanField(default=False)
+    # A redelivery by hand: the delivery it repeats (null when that one was pruned).
+    # Indexed only where set (below): the many other rows add nothing to the index.
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -235,6 +240,10 @@ class Delivery(models.Model):
                 fields=["endpoint", "incident_id", "sequence"],
                 name="delivery_ordered_pending",
                 condition=Q(ordered=True, status="pending", origin="event"),
+            ),
+            # A delivery's redeliveries (its page), and the pruning that unlinks them.
+            models.Index(
+                fields=["redelivery_of"], name="delivery_redelivery_of", condition=Q(redelivery_of__isnull=False)
             ),
         ]
         constraints = [
@@ -285,4 +294,5 @@ class DeliveryAttempt(models.Model):
         ordering = ["delivery", "number"]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} #{self.number}"
+        answer = f"HTTP {self.response_status}" if self.response_status is not None else "no answer"
+        return f"Attempt {self.number}: {self.outcome}, {answer}"

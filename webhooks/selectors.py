@@ -5,7 +5,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Case, CharField, Count, FloatField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -116,9 +128,18 @@ class EndpointHealth:
     succeeded_24h: int = 0
     failed_24h: int = 0
     pending: int = 0
+    retrying: int = 0  # of the pending ones, those that already failed an attempt
+    next_attempt_at: datetime | None = None  # the soonest of its pending deliveries
     failed: int = 0  # in the log, any age
+    last_error: str = ""  # while failing: the error of its newest attempted delivery
     p50_ms: float | None = None  # attempt durations; only from endpoints_health()
     p95_ms: float | None = None
+
+    @property
+    def failing_since(self) -> datetime | None:
+        """Set while an active endpoint's every attempt fails: what the admin shows as
+        *failing since …* (the switch, `is_active`, stays on until it is disabled)."""
+        return self.endpoint.failing_since if self.endpoint.is_active else None
 
     @property
     def finished_24h(self) -> int:
@@ -200,10 +221,13 @@ def _endpoint_health(endpoints: QuerySet[WebhookEndpoint], *, now: datetime, dur
             succeeded_24h=Count("pk", filter=recent & Q(status=Delivery.Status.SUCCEEDED)),
             failed_24h=Count("pk", filter=recent & failed),
             pending=Count("pk", filter=pending),
+            retrying=Count("pk", filter=pending & Q(attempt_count__gt=0)),
+            next_attempt_at=Min("next_attempt_at", filter=pending),
             failed=Count("pk", filter=failed),
         )
     }
     percentiles = _durations(ids, since) if durations else {}
+    last_errors = _last_errors([e.pk for e in rows if e.is_active and e.failing_since is not None])
     health = []
     for endpoint in rows:
         count = counts.get(endpoint.pk, {})
@@ -216,7 +240,10 @@ def _endpoint_health(endpoints: QuerySet[WebhookEndpoint], *, now: datetime, dur
                 succeeded_24h=count.get("succeeded_24h", 0),
                 failed_24h=count.get("failed_24h", 0),
                 pending=count.get("pending", 0),
+                retrying=count.get("retrying", 0),
+                next_attempt_at=count.get("next_attempt_at"),
                 failed=count.get("failed", 0),
+                last_error=last_errors.get(endpoint.pk, ""),
                 p50_ms=p50,
                 p95_ms=p95,
             )
@@ -224,9 +251,24 @@ def _endpoint_health(endpoints: QuerySet[WebhookEndpoint], *, now: datetime, dur
     return health
 
 
+def _last_errors(failing_ids: list[str]) -> dict[str, str]:
+    """The error of each failing endpoint's newest attempted real delivery (its newest
+    deliveries all failed, so this reads a few rows of its index); no query when none fails."""
+    if not failing_ids:
+        return {}
+    newest_error = (
+        Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=False, attempt_count__gt=0)
+        .exclude(last_error="")
+        .order_by("-created_at")
+        .values("last_error")[:1]
+    )
+    rows = WebhookEndpoint.objects.filter(pk__in=failing_ids).annotate(last_error=Subquery(newest_error))
+    return {pk: error or "" for pk, error in rows.values_list("pk", "last_error")}
+
+
 def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) -> dict[str, EndpointHealth]:
     """Health with attempt percentiles for each of `endpoint_ids` (an admin page's rows), in
-    three queries however many there are."""
+    three queries however many there are (four when some are failing)."""
     if not endpoint_ids:
         return {}
     endpoints = WebhookEndpoint.objects.filter(pk__in=endpoint_ids)
@@ -235,7 +277,7 @@ def endpoints_health(*, endpoint_ids: list[str], now: datetime | None = None) ->
 
 def endpoint_health_list(*, now: datetime) -> list[EndpointHealth]:
     """Every endpoint, by name, with its health (no percentiles): two queries whatever
-    the number of endpoints."""
+    the number of endpoints, and one more when some endpoint is failing (its last error)."""
     return _endpoint_health(WebhookEndpoint.objects.order_by("name", "id"), now=now, durations=False)
 
 

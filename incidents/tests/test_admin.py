@@ -196,7 +196,7 @@ def test_change_page_post_changes_nothing(admin_client, make_incident):
     incident = make_incident(title="original")
     url = reverse("admin:incidents_incident_change", args=[incident.pk])
     response = admin_client.post(url, add_form(admin_client, url, title="edited", status="resolved"))
-    assert response.status_code == 302  # "Save" on the read-only page is harmless
+    assert response.status_code == 403  # a read-only page: nothing to save
     stored = Incident.objects.get(pk=incident.pk)
     assert (stored.title, stored.status, stored.version) == ("original", S.TRIGGERED, 1)
 

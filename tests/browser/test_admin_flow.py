@@ -1,36 +1,25 @@
-"""An operator's round trip in a real browser: log in, create an endpoint and see its
-secret once, Send Test and see the receiver's answer inline, declare an incident, follow
-its delivery (a failed attempt, then the retry that succeeded), redeliver it, and
-acknowledge the incident with its button. Screenshots of each page are kept."""
+"""An operator's round trip in a real browser at 1440 × 900: log in, create an endpoint and
+see its secret once (a reload neither shows it again nor creates a second endpoint),
+Send Test and see the receiver's answer inline, declare an incident, follow its delivery
+(a failed attempt, then the retry that succeeded), redeliver it, acknowledge the incident
+with its button, and rotate the secret after a confirmation (a reload does not rotate
+again). Screenshots of each page are kept."""
 
 import re
 
 import pytest
 from django.contrib.admin.utils import quote
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from incidents.models import Incident
+from tests.browser.conftest import assert_list_fits, log_in
 from tests.support.receiver import Reply
 from tests.support.waiting import wait_until
 from webhooks.endpoints import endpoint_create
 from webhooks.models import Delivery, WebhookEndpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-PASSWORD = "browser-test-password-1"
-
-
-def log_in(page, base_url: str) -> None:
-    get_user_model().objects.create_superuser("oncall", "oncall@example.com", PASSWORD)
-    page.goto(f"{base_url}/admin/")
-    page.fill("#id_username", "oncall")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    expect(page.locator("#user-tools")).to_contain_text("oncall")
-    # Collapsed (remembered by the browser): the lists get the whole width in the screenshots.
-    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
 
 
 def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
@@ -56,7 +45,12 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     page.click("#copy-secret")
     expect(page.locator(".ok-copy-status")).not_to_be_empty()
     screenshot(page, "endpoint-secret-once")
-    page.click("#continue")
+    # A reload (POST/redirect/GET: it is a GET) creates no second endpoint and shows no secret.
+    page.reload()
+    expect(page.locator("#secret-already-shown")).to_be_visible()
+    assert secret not in page.content()
+    assert WebhookEndpoint.objects.count() == 1
+    page.goto(f"{base}/admin/webhooks/webhookendpoint/{quote(endpoint.pk)}/change/")
     expect(page.locator("#send-test")).to_be_visible()
     assert secret not in page.content()
     assert "itsm-token-123" not in page.content()  # the credential header shows redacted
@@ -103,8 +97,9 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     assert delivery.id in body and "X-OpsKnight-Signature" in body
     assert "[redacted]" in body and "itsm-token-123" not in body
     attempts = page.locator(".inline-related tbody tr.form-row, .inline-related tbody tr:has(td)")
-    expect(page.locator("text=HTTP 503")).to_be_visible()
-    expect(page.locator("text=HTTP 200")).to_be_visible()
+    expect(page.locator(".field-result", has_text="HTTP 503")).to_be_visible()
+    expect(page.locator(".field-result", has_text="HTTP 200")).to_be_visible()
+    expect(page.locator(".inline-related")).to_contain_text("Attempt 1: failed, HTTP 503")  # a caption, not "dlv_…#1"
     assert attempts.count() >= 2
     screenshot(page, "delivery-detail", full_page=True)
 
@@ -139,15 +134,18 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     page.press("#searchbar", "Enter")
     expect(page.locator("#result_list tbody tr")).to_have_count(4)  # ITSM: 2 and a redelivery; chat: 1
     page.goto(f"{base}/admin/webhooks/delivery/")
-    page.set_viewport_size({"width": 1440, "height": 800})  # every column of the list in view
+    assert_list_fits(page, key_columns=["attempts", "last http", "created"])
     screenshot(page, "deliveries-list")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.goto(f"{base}/admin/webhooks/webhookendpoint/")
     row = page.locator("#result_list tbody tr", has_text="ITSM bridge")
     expect(row).to_contain_text("100% of 3")
-    expect(page.locator("#result_list tbody tr", has_text="Chat bot")).to_contain_text("0% of 1")
-    expect(row.locator(".field-duration_24h")).to_contain_text(re.compile(r"\d+ ms / \d+ ms"))
+    chat_row = page.locator("#result_list tbody tr", has_text="Chat bot")
+    expect(chat_row).to_contain_text("0% of 1")
+    expect(chat_row.locator(".field-state")).to_contain_text(re.compile(r"failing since .* UTC"))
+    expect(chat_row.locator(".field-state")).to_contain_text("HTTP 500")
+    expect(row.locator(".field-health_24h")).to_contain_text(re.compile(r"\d+ ms / \d+ ms"))
+    assert_list_fits(page, key_columns=["pending / failed"])
     screenshot(page, "endpoints-list")
 
     page.click("text=ITSM bridge")
@@ -158,3 +156,18 @@ def test_operator_round_trip(browser_page, live_server, receiver, screenshot):
     expect(page.locator("#test-outcome")).to_contain_text("HTTP 200")
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "endpoint-change", full_page=True)
+
+    # --- Rotate the secret: a question first, the new secret once, a reload rotates nothing
+    page.click("#rotate-secret-button")
+    expect(page.locator("#rotation-effects")).to_contain_text("X-OpsKnight-Signature switches to the new secret")
+    expect(page.locator("#rotation-effects")).to_contain_text("webhook-signature carries both")
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret  # only asked so far
+    screenshot(page, "endpoint-rotate")
+    page.click("#confirm-rotate")
+    rotated = page.locator("#endpoint-secret").inner_text().strip()
+    stored = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert rotated != secret and (stored.secret, stored.previous_secret) == (rotated, secret)
+    page.reload()
+    expect(page.locator("#secret-already-shown")).to_be_visible()
+    assert rotated not in page.content()
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == rotated  # not rotated again

@@ -1,7 +1,8 @@
 """Deliveries in the admin: the log with filters, one delivery's exact request and every
-attempt, and Redeliver. Changes go through webhooks.actions."""
+attempt (read-only pages), and Redeliver. Changes go through webhooks.actions."""
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
@@ -9,24 +10,80 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from webhooks import selectors
 from webhooks.actions import delivery_redeliver
-from webhooks.admin.html import AdminMedia, badge, headers_table, local_time, preformatted
-from webhooks.models import Delivery, DeliveryAttempt
+from webhooks.admin.html import (
+    AdminMedia,
+    badge,
+    delivery_badge,
+    delivery_state,
+    headers_table,
+    local_time,
+    next_attempt_text,
+    preformatted,
+    time_and_relative,
+    two_line_time,
+)
+from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
+
+
+def deliveries_url(**filters: str) -> str:
+    """The delivery log narrowed by the list's own query parameters. Values are URL-encoded
+    as query values (the admin's quote() is for ids in URL paths: it turns `_` into `_5F`)."""
+    return reverse("admin:webhooks_delivery_changelist") + (f"?{urlencode(filters)}" if filters else "")
+
+
+class EndpointNameFilter(admin.RelatedFieldListFilter):
+    """Endpoints by name: their URLs would widen the filter column past the page."""
+
+    def field_choices(self, field, request, model_admin):
+        return list(WebhookEndpoint.objects.order_by("name").values_list("pk", "name"))
+
+
+class CreatedWithinFilter(admin.SimpleListFilter):
+    """*Created in the last 24 hours*: the window of the endpoint health figures, so a
+    figure's link lists exactly the rows it counts."""
+
+    title = "created in the last"
+    parameter_name = "created_within"
+
+    def lookups(self, request, model_admin):
+        return [("24h", "24 hours")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "24h":
+            return queryset.filter(created_at__gte=timezone.now() - selectors.HEALTH_WINDOW)
+        return queryset
+
+
+# The list's origin column, in a word (the filter and the delivery's page say it in full).
+ORIGIN_SHORT = {
+    Delivery.Origin.EVENT: "event",
+    Delivery.Origin.TEST: "test",
+    Delivery.Origin.REDELIVER: "redelivery",
+    Delivery.Origin.REPLAY: "replay",
+}
 
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     verbose_name_plural = "attempts"
-    fields = ["number", "started_at", "duration", "result", "response", "headers_received"]
+    fields = ["number", "started", "duration", "result", "response", "headers_received"]
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="started")
+    def started(self, attempt: DeliveryAttempt) -> str:
+        return local_time(attempt.started_at)
 
     @admin.display(description="duration")
     def duration(self, attempt: DeliveryAttempt) -> str:
@@ -51,10 +108,14 @@ class DeliveryAttemptInline(admin.TabularInline):
 class DeliveryAdmin(admin.ModelAdmin):
     Media = AdminMedia
     change_form_template = "admin/webhooks/delivery/change_form.html"
+    # Narrow columns: every one fits at 1440 px with the navigation sidebar open.
     list_display = [
-        "id", "status_badge", "event_type", "endpoint_name", "origin", "attempts", "last_code", "created",
+        "id", "status_badge", "event_type", "endpoint_name", "origin_short", "attempts", "last_code", "created_cell",
     ]  # fmt: skip
-    list_filter = ["status", "endpoint", "event__type", "is_test", "origin", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [
+        "status", ("endpoint", EndpointNameFilter), "event__type", "is_test", "origin", CreatedWithinFilter,
+        ("created_at", admin.DateFieldListFilter),
+    ]  # fmt: skip
     search_fields = ["=id", "=event__id", "=event__incident__id"]
     search_help_text = "A delivery id (dlv_…), an event id (evt_…) or an incident id (inc_…)."
     list_select_related = ["event", "endpoint"]
@@ -62,8 +123,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     actions = ["redeliver"]
     date_hierarchy = "created_at"
     overview = [
-        "id", "status_badge", "endpoint_link", "event_link", "event_type", "incident_link", "origin", "is_test",
-        "attempt_count", "next_attempt_at", "last_status_code", "last_error", "created_at", "completed_at",
+        "id", "status_badge", "endpoint_link", "event_link", "event_type", "incident_link", "origin",
+        "redelivery_links", "is_test", "attempt_count", "next_attempt", "last_status_code", "last_error", "created",
+        "completed",
     ]  # fmt: skip
     fieldsets = [(None, {"fields": overview}), ("Request", {"fields": ["request_line", "request_headers", "payload"]})]
 
@@ -71,18 +133,73 @@ class DeliveryAdmin(admin.ModelAdmin):
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("event", "endpoint")
+        return super().get_queryset(request).select_related("event", "endpoint", "redelivery_of")
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # The log is what happened: its pages are read-only ("View delivery", no Save).
+        # Redeliver is allowed to whoever may change deliveries (may_redeliver).
+        return False
+
+    def may_redeliver(self, request) -> bool:
+        return super().has_change_permission(request)
+
+    def has_redeliver_permission(self, request) -> bool:  # for the list action
+        return self.may_redeliver(request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_redeliver": self.may_redeliver(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, delivery: Delivery) -> str:
-        return badge(delivery.status)
+        """`retrying` for a pending delivery that already failed an attempt, with when."""
+        if delivery_state(delivery) == "retrying" and delivery.next_attempt_at:
+            return format_html(
+                "{}<br><small>{}</small>", delivery_badge(delivery), next_attempt_text(delivery.next_attempt_at)
+            )
+        return delivery_badge(delivery)
+
+    @admin.display(description="next attempt")
+    def next_attempt(self, delivery: Delivery) -> str:
+        if delivery.next_attempt_at is None:
+            return "— (finished)" if delivery.status != Delivery.Status.PENDING else "—"
+        return time_and_relative(delivery.next_attempt_at)
+
+    @admin.display(description="completed")
+    def completed(self, delivery: Delivery) -> str:
+        return local_time(delivery.completed_at)
+
+    @admin.display(description="redelivery")
+    def redelivery_links(self, delivery: Delivery) -> str:
+        """Which delivery this one repeats, and the redeliveries of this one."""
+        parts = []
+        if delivery.redelivery_of_id:
+            url = reverse("admin:webhooks_delivery_change", args=[quote(delivery.redelivery_of_id)])
+            parts.append(format_html('repeats <a href="{}" id="redelivery-of">{}</a>', url, delivery.redelivery_of_id))
+        again = list(delivery.redeliveries.order_by("created_at").values_list("pk", flat=True))
+        if again:
+            links = format_html_join(", ", '<a href="{}">{}</a>', ((self._url(pk), pk) for pk in again))
+            parts.append(format_html("redelivered as {}", links))
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) if parts else "—"
+
+    @staticmethod
+    def _url(pk: str) -> str:
+        return reverse("admin:webhooks_delivery_change", args=[quote(pk)])
 
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
+
+    @admin.display(description="origin", ordering="origin")
+    def origin_short(self, delivery: Delivery) -> str:
+        return ORIGIN_SHORT.get(delivery.origin, delivery.origin)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_cell(self, delivery: Delivery) -> str:
+        return two_line_time(delivery.created_at)
 
     @admin.display(description="attempts", ordering="attempt_count")
     def attempts(self, delivery: Delivery) -> int:
@@ -153,13 +270,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def redeliver_view(self, request, object_id):
         delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=unquote(object_id))
-        if not self.has_change_permission(request, delivery):
+        if not self.may_redeliver(request):
             raise PermissionDenied
         redelivery = delivery_redeliver(delivery=delivery)
         self.message_user(request, f"Queued {redelivery.id}: the same event, to the same endpoint.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:webhooks_delivery_change", args=[quote(redelivery.pk)]))
 
-    @admin.action(description="Redeliver (same event, new delivery)")
+    @admin.action(description="Redeliver (same event, new delivery)", permissions=["redeliver"])
     def redeliver(self, request, queryset):
         created = [delivery_redeliver(delivery=delivery) for delivery in queryset.select_related("event")]
         self.message_user(request, f"Queued {len(created)} redelivery(ies).", messages.SUCCESS)

@@ -1,10 +1,12 @@
-"""Webhook endpoints in the admin: health columns, a deliveries-per-hour chart, Send Test,
-the secret shown once, the public key, rotation and replay (changes through webhooks.endpoints,
+"""Webhook endpoints in the admin: health columns (failing since…, the last error, the next
+retry), a deliveries-per-hour chart, Send Test, the secret shown once (POST/redirect/GET), the
+public key, rotation after a confirmation, and replay (changes through webhooks.endpoints,
 endpoint_signing and actions)."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -19,15 +21,33 @@ from opsknight.errors import ConflictError
 from webhooks import selectors
 from webhooks.actions import endpoint_replay, endpoint_send_test
 from webhooks.admin import chart
+from webhooks.admin.deliveries import deliveries_url
 from webhooks.admin.forms import EDITABLE_FIELDS, EndpointForm
-from webhooks.admin.html import AdminMedia, badge, local_time, milliseconds
+from webhooks.admin.html import AdminMedia, badge, local_time, milliseconds, relative, time_and_relative
+from webhooks.admin.secrets import secret_ticket_issue, secret_ticket_redeem
 from webhooks.endpoint_signing import endpoint_rotate_signing_key
 from webhooks.endpoints import endpoint_create, endpoint_rotate_secret, endpoint_update
 from webhooks.models import EVENT_TYPES, DeliveryAttempt, Signing, WebhookEndpoint
 
 
-def endpoint_deliveries_url(endpoint: WebhookEndpoint) -> str:
-    return reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={quote(endpoint.pk)}"
+def endpoint_deliveries_url(endpoint: WebhookEndpoint, **filters: str) -> str:
+    """The delivery log of one endpoint, narrowed by `filters` (the list's own parameters)."""
+    return deliveries_url(endpoint__id__exact=endpoint.pk, **filters)
+
+
+def pending_url(endpoint: WebhookEndpoint) -> str:
+    """The rows the *pending* figure counts: real deliveries waiting for an attempt."""
+    return endpoint_deliveries_url(endpoint, status__exact="pending", is_test__exact="0")
+
+
+def failed_24h_url(endpoint: WebhookEndpoint) -> str:
+    """The rows the *failed (24 h)* figure counts: real deliveries created in the last 24 h that failed."""
+    return endpoint_deliveries_url(endpoint, status__exact="failed", is_test__exact="0", created_within="24h")
+
+
+def failing_text(health: selectors.EndpointHealth, now=None) -> str:
+    """`since 2026-11-29 21:12:03 UTC (21 min ago)`."""
+    return f"since {time_and_relative(health.failing_since, now)}"
 
 
 @admin.register(WebhookEndpoint)
@@ -38,10 +58,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         js = ["opsknight/copy.js"]  # the public key's Copy button
 
     change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
-    list_display = [
-        "name", "url", "subscribed_events", "state", "last_delivery", "success_rate_24h", "duration_24h",
-        "pending_failed",
-    ]  # fmt: skip
+    # Few, narrow columns: every one fits at 1440 px with the navigation sidebar open.
+    list_display = ["name_and_url", "subscribed_events", "state", "last_delivery", "health_24h", "pending_failed"]
     list_filter = ["is_active"]
     search_fields = ["id", "name", "url"]
     actions = ["send_test", "rotate_secret", "rotate_key", "enable"]
@@ -63,41 +81,52 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     # --- List columns -----------------------------------------------------------------
 
+    @admin.display(description="name and URL", ordering="name")
+    def name_and_url(self, endpoint: WebhookEndpoint) -> str:
+        return format_html('{}<br><small class="ok-url">{}</small>', endpoint.name, endpoint.url)
+
     @admin.display(description="events")
     def subscribed_events(self, endpoint: WebhookEndpoint) -> str:
         return ", ".join(t.removeprefix("incident.") for t in endpoint.event_types) or "all events"
 
     @admin.display(description="state", ordering="is_active")
     def state(self, endpoint: WebhookEndpoint) -> str:
-        if endpoint.is_active:
+        """The switch (active or disabled, with the reason) and, while every attempt of an
+        active endpoint fails, *failing* with since when, the last error and the next retry."""
+        if not endpoint.is_active:
+            return format_html("{}<br><small>{}</small>", badge("disabled"), endpoint.disabled_reason)
+        health = endpoint.health
+        if health.failing_since is None:
             return badge("active")
-        return format_html("{}<br><small>{}</small>", badge("disabled"), endpoint.disabled_reason)
+        retry = f"next retry {relative(health.next_attempt_at)}" if health.next_attempt_at else "no retry pending"
+        return format_html(
+            '{} <small>{}</small><br><small class="ok-error">{}</small><br><small>{}</small>',
+            badge("failing"), failing_text(health), health.last_error or "—", retry,
+        )  # fmt: skip
 
     @admin.display(description="last delivery")
     def last_delivery(self, endpoint) -> str:
         health = endpoint.health
         if not health.last_status:
             return "—"
-        return format_html("{} {}", badge(health.last_status), f"{timezone.localtime(health.last_at):%Y-%m-%d %H:%M}")
+        return format_html("{}<br><small>{}</small>", badge(health.last_status), local_time(health.last_at))
 
-    @admin.display(description="success (24 h)")
-    def success_rate_24h(self, endpoint) -> str:
+    @admin.display(description="success · p50 / p95 (24 h)")
+    def health_24h(self, endpoint) -> str:
         health = endpoint.health
-        if health.success_rate_24h is None:
-            return "—"
-        return f"{100 * health.success_rate_24h:.0f}% of {health.finished_24h}"
-
-    @admin.display(description="p50 / p95 (24 h)")
-    def duration_24h(self, endpoint) -> str:
-        return f"{milliseconds(endpoint.health.p50_ms)} / {milliseconds(endpoint.health.p95_ms)}"
+        rate = (
+            "—" if health.success_rate_24h is None else f"{100 * health.success_rate_24h:.0f}% of {health.finished_24h}"
+        )
+        return format_html(
+            '<span class="ok-rate">{}</span><br><small class="ok-durations">{} / {}</small>',
+            rate, milliseconds(health.p50_ms), milliseconds(health.p95_ms),
+        )  # fmt: skip
 
     @admin.display(description="pending / failed (24 h)")
     def pending_failed(self, endpoint) -> str:
-        deliveries = reverse("admin:webhooks_delivery_changelist")
         return format_html(
-            '<a href="{}?endpoint__id__exact={}&status__exact=pending">{}</a> / '
-            '<a href="{}?endpoint__id__exact={}&status__exact=failed">{}</a>',
-            deliveries, endpoint.pk, endpoint.health.pending, deliveries, endpoint.pk, endpoint.health.failed_24h,
+            '<a href="{}">{}</a> / <a href="{}">{}</a>',
+            pending_url(endpoint), endpoint.health.pending, failed_24h_url(endpoint), endpoint.health.failed_24h,
         )  # fmt: skip
 
     @admin.display(description="public key")
@@ -139,41 +168,71 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def response_change(self, request, obj):
         endpoint = getattr(request, "new_secret_endpoint", None)
-        if endpoint is not None:
-            title = "Signing changed: copy the new signing secret"
-            return self._secret_page(request, [endpoint], created=False, title=title)
+        if endpoint is not None:  # a signing change made a shared secret: shown once, like a rotation's
+            return self._redirect_to_secret(request, [endpoint], created=False)
         return super().response_change(request, obj)
 
-    def response_add(self, request, obj, post_url_continue=None):
-        # The answer to the POST is the one page that shows the secret: no redirect, no
-        # message stored in a cookie or session.
-        return self._secret_page(request, [obj], created=True)
+    def add_view(self, request, form_url="", extra_context=None):
+        # Every save leads to the secret, shown once: no "add another" or "continue" variants.
+        extra_context = {**(extra_context or {}), "show_save_and_add_another": False, "show_save_and_continue": False}
+        return super().add_view(request, form_url, extra_context)
 
-    def _secret_page(
-        self, request, endpoints: list[WebhookEndpoint], *, created: bool, title: str | None = None
-    ) -> TemplateResponse:
-        """The one page that shows secrets: the answer to a creation or a rotation. Not a
-        redirect with a message, so a secret never sits in a cookie or the session."""
+    def response_add(self, request, obj, post_url_continue=None):
+        # POST/redirect/GET: a reload of the page that shows the secret creates nothing.
+        return self._redirect_to_secret(request, [obj], created=True)
+
+    def _redirect_to_secret(self, request, endpoints: list[WebhookEndpoint], *, created: bool):
+        token = secret_ticket_issue(session=request.session, endpoints=endpoints, created=created)
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_secret", args=[token]), status=303)
+
+    def secret_view(self, request, token):
+        """The one page that shows secrets, once per creation or rotation: the ticket is
+        spent by showing it, so a reload, the back button or a copied link show nothing."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        shown = secret_ticket_redeem(session=request.session, token=token)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": title or self._secret_page_title(endpoints, created=created),
-            "created": created,
-            "endpoints": [
-                {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
-                for number, endpoint in enumerate(endpoints)
-            ],
+            "title": "Signing secret already shown",
+            "endpoints": [],
         }
+        if shown is None:
+            return TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context, status=410)
+        context.update(
+            title=self._secret_page_title(shown),
+            created=shown.created,
+            endpoints=[
+                {"endpoint": endpoint, "change_url": self._change_url(endpoint), "number": number}
+                for number, endpoint in enumerate(shown.endpoints)
+            ],
+        )
         # admin_view() marks it never_cache: no copy of the secret in a browser cache.
         return TemplateResponse(request, "admin/webhooks/webhookendpoint/secret.html", context)
 
     @staticmethod
-    def _secret_page_title(endpoints: list[WebhookEndpoint], *, created: bool) -> str:
-        if not created:
-            return "Secret rotated: copy the new one"
-        if not endpoints[0].secret:  # ed25519 only: nothing secret to show, the public key
+    def _secret_page_title(shown) -> str:
+        if not shown.created:
+            return "New signing secret: copy it"
+        if not shown.endpoints[0].secret:  # ed25519 only: nothing secret to show, the public key
             return "Endpoint created: copy its public key"
         return "Endpoint created: copy its signing secret"
+
+    def _rotate_confirmation(self, request, endpoints: list[WebhookEndpoint], *, is_action=False, errors=None):
+        """What a rotation does to each signature header, before it is done: from the
+        endpoint's page (one endpoint, a secret may be typed) or the list action."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Rotate the signing secret?" if len(endpoints) == 1 else "Rotate these signing secrets?",
+            "endpoints": endpoints,
+            "action": request.path,
+            "is_action": is_action,
+            "overlap_hours": f"{settings.WEBHOOK_SECRET_ROTATION_OVERLAP / 3600:g}",
+            "errors": errors or [],
+            "typed_secret": request.POST.get("secret", "") if errors else "",
+        }
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/rotate_confirm.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         endpoint = self.get_object(request, unquote(object_id))
@@ -190,6 +249,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 "event_types": EVENT_TYPES.choices,
                 "test_attempt": self._test_attempt(endpoint, request.GET.get("test_delivery")),
                 "deliveries_url": endpoint_deliveries_url(endpoint),
+                "pending_url": pending_url(endpoint),
+                "failed_24h_url": failed_24h_url(endpoint),
+                "failing_since": failing_text(health) if health.failing_since else None,
+                "next_attempt": time_and_relative(health.next_attempt_at) if health.next_attempt_at else None,
                 "replay_default": f"{timezone.localtime(timezone.now() - selectors.HEALTH_WINDOW):%Y-%m-%dT%H:%M}",
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -207,12 +270,21 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     # --- Buttons on the change page ---------------------------------------------------
 
     def get_urls(self):
+        admin_view = self.admin_site.admin_view
+
         def view(function):
-            return self.admin_site.admin_view(require_POST(function))
+            return admin_view(require_POST(function))
 
         return [
+            path(
+                "secret/<str:token>/",
+                self.admin_site.admin_view(self.secret_view),
+                name="webhooks_webhookendpoint_secret",
+            ),
             path("<path:object_id>/send-test/", view(self.send_test_view), name="webhooks_webhookendpoint_send_test"),
-            path("<path:object_id>/rotate-secret/", view(self.rotate_view), name="webhooks_webhookendpoint_rotate"),
+            path(
+                "<path:object_id>/rotate-secret/", admin_view(self.rotate_view), name="webhooks_webhookendpoint_rotate"
+            ),
             path("<path:object_id>/replay/", view(self.replay_view), name="webhooks_webhookendpoint_replay"),
             path(
                 "<path:object_id>/rotate-key/", view(self.rotate_key_view), name="webhooks_webhookendpoint_rotate_key"
@@ -241,14 +313,20 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{self._change_url(endpoint)}?test_delivery={attempt.delivery_id}#send-test")
 
     def rotate_view(self, request, object_id):
+        """GET: what rotating does, and a button (with an optional secret to choose); POST:
+        rotate, then redirect to the secret, shown once."""
         endpoint = self._endpoint_to_change(request, object_id)
+        if request.method != "POST":
+            return self._rotate_confirmation(request, [endpoint])
         try:
-            endpoint = endpoint_rotate_secret(endpoint=endpoint)
-        except ConflictError as error:
+            endpoint = endpoint_rotate_secret(endpoint=endpoint, secret=request.POST.get("secret", "").strip() or None)
+        except ValidationError as error:
+            return self._rotate_confirmation(request, [endpoint], errors=error.messages)
+        except ConflictError as error:  # signing ed25519: there is no shared secret
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(endpoint))
         self.log_change(request, endpoint, "Rotated the signing secret.")
-        return self._secret_page(request, [endpoint], created=False)
+        return self._redirect_to_secret(request, [endpoint], created=False)
 
     def rotate_key_view(self, request, object_id):
         endpoint = self._endpoint_to_change(request, object_id)
@@ -287,7 +365,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             f"Queued {count} delivery(ies): every event since {local_time(since)} that {endpoint.name} subscribes to.",
             messages.SUCCESS,
         )
-        return HttpResponseRedirect(endpoint_deliveries_url(endpoint))
+        return HttpResponseRedirect(endpoint_deliveries_url(endpoint, origin__exact="replay"))
 
     # --- List actions -----------------------------------------------------------------
 
@@ -304,19 +382,22 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             endpoint_update(endpoint=endpoint, is_active=True)
         self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
-    @admin.action(description="Rotate secret (the old one keeps signing for the overlap window)")
+    @admin.action(description="Rotate secret (asks first; the old one keeps signing webhook-signature a while)")
     def rotate_secret(self, request, queryset):
+        endpoints = [endpoint for endpoint in queryset if endpoint.signing != Signing.ED25519]
         skipped = [endpoint.name for endpoint in queryset if endpoint.signing == Signing.ED25519]
+        if request.POST.get("confirmed") != "yes" and endpoints:  # like Django's delete action: a page first
+            return self._rotate_confirmation(request, endpoints, is_action=True)
         if skipped:
             self.message_user(
                 request, f"Not rotated (signing ed25519: no shared secret): {', '.join(skipped)}.", messages.WARNING
             )
-        rotated = [endpoint_rotate_secret(endpoint=e) for e in queryset if e.signing != Signing.ED25519]
-        if not rotated:
+        if not endpoints:
             return None
+        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in endpoints]
         for endpoint in rotated:
             self.log_change(request, endpoint, "Rotated the signing secret.")
-        return self._secret_page(request, rotated, created=False)
+        return self._redirect_to_secret(request, rotated, created=False)
 
     @admin.action(description="Rotate key pair (ed25519: the old one keeps signing for the overlap window)")
     def rotate_key(self, request, queryset):

@@ -1,8 +1,11 @@
 """The endpoint form of the admin: event types with their meaning, format, custom headers
 typed one per line, and an optional typed secret. Checks go through webhooks.endpoints."""
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from webhooks import formats, transport
 from webhooks.endpoint_signing import NO_SECRET_WITH_ED25519, signing_errors
@@ -36,6 +39,32 @@ def event_type_choices() -> list:
             labels = [(t, f"{t} — {descriptions[t]}" if t in descriptions else t) for t in own]
             groups.append((f"{name} endpoints", labels))
     return groups
+
+
+def format_options_help() -> str:
+    """One line per format: the options it takes (what its validate_options accepts) and an
+    example. The endpoint page shows the chosen format's line (all of them without script)."""
+    items = []
+    for name in formats.NAMES:
+        options = formats.option_names(name)
+        if not options:
+            items.append(
+                format_html(
+                    '<li data-format="{}"><code>{}</code>: no options, leave <code>{{}}</code></li>', name, name
+                )
+            )
+            continue
+        names = ", ".join(f"{option} (required)" if required else option for option, required in options)
+        example = json.dumps(formats.options_example(name), ensure_ascii=False)
+        items.append(
+            format_html(
+                '<li data-format="{}"><code>{}</code>: {} — e.g. <code>{}</code></li>', name, name, names, example
+            )
+        )
+    items = format_html_join("", "{}", ((item,) for item in items))
+    return format_html(
+        'A JSON object of the format\'s options (see docs/formats.md).<ul class="ok-format-options">{}</ul>', items
+    )
 
 
 EDITABLE_FIELDS = [
@@ -116,10 +145,11 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = [*EDITABLE_FIELDS]
-        help_texts = {"format_options": 'What the format needs, e.g. {"chat_id": "-1001234567890"} for telegram.'}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "format_options" in self.fields:
+            self.fields["format_options"].help_text = format_options_help()
         if self.instance.pk and not self.is_bound:
             self.initial["headers"] = transport.redact_headers(self.instance.headers, custom=self.instance.headers)
 

@@ -10,7 +10,7 @@ from django.utils.safestring import mark_safe
 
 from incidents.admin import IncidentAdmin, IncidentEventInline
 from incidents.models import Incident
-from webhooks.admin.html import AdminMedia, badge
+from webhooks.admin.html import AdminMedia, delivery_badge, next_attempt_text
 from webhooks.models import Delivery
 
 
@@ -36,18 +36,25 @@ class TimelineWithDeliveriesInline(IncidentEventInline):
             return "none (no subscribed endpoint)"
         return format_html_join(
             mark_safe("<br>"),
-            '<a href="{}">{}</a> {} <small>{} attempt(s){}</small>',
+            '<a href="{}">{}</a> {} <small>{} attempt(s){}{}</small>',
             (
                 (
                     reverse("admin:webhooks_delivery_change", args=[quote(delivery.pk)]),
                     delivery.endpoint.name,
-                    badge(delivery.status),
+                    delivery_badge(delivery),
                     delivery.attempt_count,
                     "" if delivery.origin == Delivery.Origin.EVENT else f", {delivery.get_origin_display().lower()}",
+                    _next(delivery),
                 )
                 for delivery in deliveries
             ),
         )
+
+
+def _next(delivery: Delivery) -> str:
+    if delivery.status != Delivery.Status.PENDING or delivery.next_attempt_at is None:
+        return ""
+    return f", {next_attempt_text(delivery.next_attempt_at)}"
 
 
 class IncidentWithDeliveriesAdmin(IncidentAdmin):

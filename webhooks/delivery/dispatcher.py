@@ -2,6 +2,7 @@
 due deliveries no worker holds, so a lost message, a Redis flush or a killed worker
 loses nothing: the database, not Redis, knows what is due."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from webhooks.delivery import wakeups
 from webhooks.models import Delivery, Event
+
+logger = logging.getLogger(__name__)
 
 
 def deliveries_dispatch_due(*, limit: int = 1000) -> int:
@@ -36,4 +39,9 @@ def deliveries_dispatch_due(*, limit: int = 1000) -> int:
     )
     if unexpanded:
         wakeups.enqueue_expansion(unexpanded)
+    if due_ids or unexpanded:  # a run that found nothing stays silent (opsknight.logs.QuietPeriodicTasks)
+        logger.info(
+            "Dispatcher: enqueued %d due delivery(ies) whose wake-up was missing, %d event(s) to expand.",
+            len(due_ids), len(unexpanded), extra={"deliveries": len(due_ids), "events": len(unexpanded)},
+        )  # fmt: skip
     return len(due_ids) + len(unexpanded)

@@ -5,9 +5,11 @@ Each module has `validate_options(options) -> dict` and either `render(event, op
 context) -> bytes` (one message) or `render_messages(...) -> list[RenderedMessage]` (several,
 each its own delivery). Optional: `EVENT_TYPES` (the format's own event names, which
 its endpoints subscribe in), `headers(...)` (extra headers, e.g. another platform's
-signature), `test_messages(options, context)` (what Send Test sends) and
-`secret_problem(secret)` (why a typed secret would not work for its receivers) and
-`SHARED_SECRET_NEEDED` (why its receivers need the shared secret: no ed25519-only signing).
+signature), `test_messages(options, context)` (what Send Test sends),
+`secret_problem(secret)` (why a typed secret would not work for its receivers),
+`SHARED_SECRET_NEEDED` (why its receivers need the shared secret: no ed25519-only signing),
+and for a format with options: `CHECKS` (option → its check, what `validate_options`
+takes), `REQUIRED_OPTIONS` and `OPTIONS_EXAMPLE` (shown as a hint in the admin).
 """
 
 from types import ModuleType
@@ -40,6 +42,18 @@ def _module(name: str) -> ModuleType:
     if name not in FORMATS:
         raise UnknownFormat(name)
     return FORMATS[name]
+
+
+def option_names(name: str) -> list[tuple[str, bool]]:
+    """The options the format takes, as (name, required), required ones first."""
+    module = _module(name)
+    required = getattr(module, "REQUIRED_OPTIONS", ())
+    names = list(getattr(module, "CHECKS", {}))
+    return [(n, True) for n in names if n in required] + [(n, False) for n in names if n not in required]
+
+
+def options_example(name: str) -> dict:
+    return dict(getattr(_module(name), "OPTIONS_EXAMPLE", {}))
 
 
 def validate_options(name: str, options) -> dict:

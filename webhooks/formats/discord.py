@@ -48,6 +48,7 @@ def check_mention(value) -> str:
 
 
 CHECKS = {"username": check_username, "mention": check_mention}
+OPTIONS_EXAMPLE = {"username": "OpsKnight", "mention": "@here"}
 
 
 def validate_options(options) -> dict:

@@ -6,6 +6,7 @@ Options: `mention` (optional), put before the text, e.g. `<!here>` or `<@U024BE7
 from webhooks.formats.common import RenderContext, check_options, clip, dumps, message, short_text
 
 CHECKS = {"mention": short_text(200)}
+OPTIONS_EXAMPLE = {"mention": "<!here>"}
 
 # https://docs.slack.dev/reference/block-kit/blocks/header-block: header text ≤ 150;
 # https://docs.slack.dev/reference/block-kit/blocks/section-block: text ≤ 3,000, ≤ 10

@@ -44,10 +44,12 @@ def check_flag(value) -> bool:
 
 
 CHECKS = {"chat_id": check_chat_id, "message_thread_id": check_thread_id, "disable_notification": check_flag}
+REQUIRED_OPTIONS = ("chat_id",)
+OPTIONS_EXAMPLE = {"chat_id": "-1001234567890"}
 
 
 def validate_options(options) -> dict:
-    return check_options(options, CHECKS, required=("chat_id",))
+    return check_options(options, CHECKS, required=REQUIRED_OPTIONS)
 
 
 def escape(text: str) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from incidents import services as incident_services
 from tests.support.receiver import Reply
 from webhooks.actions import endpoint_send_test
-from webhooks.endpoints import endpoint_create, endpoint_update
+from webhooks.endpoints import endpoint_create, endpoint_rotate_secret, endpoint_update
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.tests.support import delivery_attempt
 
@@ -67,9 +67,13 @@ def test_endpoint_changelist_shows_success_rate_and_last_delivery(admin):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "success (24 h)" in page.lower() and "last delivery" in page.lower()
+    assert "success · p50 / p95 (24 h)" in page.lower() and "last delivery" in page.lower()
     assert "75% of 4" in page
-    assert re.search(r'field-last_delivery"><span class="ok-badge ok-badge-failed">failed</span> \d{4}-\d\d-\d\d', page)
+    assert re.search(
+        r'field-last_delivery"><span class="ok-badge ok-badge-failed">failed</span><br><small>\d{4}-\d\d-\d\d '
+        r"\d\d:\d\d:\d\d UTC</small>",
+        page,
+    )
     rows = {endpoint.name: endpoint.health for endpoint in response.context["cl"].result_list}
     assert (rows["endpoint 1"].succeeded_24h, rows["endpoint 1"].finished_24h) == (3, 4)
     assert rows["quiet"].finished_24h == 0 and rows["quiet"].succeeded_24h == 0  # only a test and an old one
@@ -115,21 +119,49 @@ def add_form(**fields) -> dict:
 def test_add_creates_through_the_service_and_shows_the_secret_once(admin):
     response = admin.post(f"{ENDPOINTS}add/", add_form())
 
-    assert response.status_code == 200  # the answer itself shows the secret: no redirect
+    # POST/redirect/GET: the answer to the POST is a redirect, a reload repeats nothing.
+    assert response.status_code == 303
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.name == "ITSM"
     assert endpoint.secret.startswith("whsec_")
     assert endpoint.event_types == ["incident.resolved", "incident.triggered"]  # normalized by the service
-    page = response.content.decode()
+    assert endpoint.secret not in response["Location"]
+    shown = admin.get(response["Location"])
+    page = shown.content.decode()
+    assert shown.status_code == 200
     assert page.count(endpoint.secret) == 1 and "not shown again" in page
     assert 'id="copy-secret"' in page
-    assert "no-store" in response["Cache-Control"]
-    assert not [m for m in messages_of(response) if endpoint.secret in m]  # not kept in a cookie or session
+    assert "no-store" in shown["Cache-Control"]
+    assert not [m for m in messages_of(shown) if endpoint.secret in m]  # never in a message
+    session = admin.session.load()
+    assert endpoint.secret not in repr(session)  # the session holds a ticket, not the secret
+    assert not [value for value in admin.cookies.values() if endpoint.secret in value.value]
+
+    # Reloading the page shows the secret no more, and creates nothing.
+    again = admin.get(response["Location"])
+    assert again.status_code == 410 and endpoint.secret not in again.content.decode()
+    assert 'id="secret-already-shown"' in again.content.decode()
+    assert WebhookEndpoint.objects.count() == 1
 
     change_page = admin.get(f"{ENDPOINTS}{endpoint.pk}/change/")
     assert change_page.status_code == 200
     assert endpoint.secret not in change_page.content.decode()
     assert endpoint.secret not in admin.get(ENDPOINTS).content.decode()
+
+
+def test_a_secret_ticket_is_for_its_session_and_its_secret_only(admin, client, django_user_model):
+    response = admin.post(f"{ENDPOINTS}add/", add_form())
+    endpoint = WebhookEndpoint.objects.get()
+    other = django_user_model.objects.create_superuser("other", "other@example.com", None)
+    client.force_login(other)
+    # Another session (another browser, a copied link) cannot redeem it.
+    assert client.get(response["Location"]).status_code == 410
+    # Rotated in between: the ticket was for the old secret, which is not shown.
+    endpoint_rotate_secret(endpoint=endpoint)
+    rotated = admin.get(response["Location"])
+    assert rotated.status_code == 410
+    assert WebhookEndpoint.objects.get().secret not in rotated.content.decode()
+    assert admin.get(f"{ENDPOINTS}secret/made-up-token/").status_code == 410
 
 
 def test_add_with_a_typed_secret_keeps_it(admin):
@@ -181,21 +213,28 @@ def test_send_test_action_reports_the_receivers_status(admin, receiver):
     assert Delivery.objects.filter(is_test=True).count() == 2
 
 
-def test_rotate_secret_action_shows_each_new_secret_once_on_a_page(admin):
+def test_rotate_secret_action_asks_first_then_shows_each_new_secret_once(admin):
     first = endpoint_create(name="rot1", url="https://hooks.example.com/in")
     second = endpoint_create(name="rot2", url="https://hooks2.example.com/in")
+    selected = {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]}
 
-    response = admin.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]})
+    asked = admin.post(ENDPOINTS, selected)
 
-    assert response.status_code == 200
-    page = response.content.decode()
+    assert asked.status_code == 200 and 'id="rotation-effects"' in asked.content.decode()
+    assert [e.secret for e in WebhookEndpoint.objects.order_by("name")] == [first.secret, second.secret]
+
+    response = admin.post(ENDPOINTS, {**selected, "confirmed": "yes"})
+
+    assert response.status_code == 303
+    page = admin.get(response["Location"]).content.decode()
     for endpoint in (first, second):
         row = WebhookEndpoint.objects.get(pk=endpoint.pk)
         assert row.secret != endpoint.secret and row.previous_secret == endpoint.secret
         assert page.count(row.secret) == 1
         assert endpoint.secret not in page
     assert page.count('class="button ok-copy"') == 2
-    assert not messages_of(response)  # no secret kept in a cookie or the session
+    assert not messages_of(response)  # no secret kept in a message
+    assert admin.get(response["Location"]).status_code == 410  # once
 
 
 # --- Deliveries ------------------------------------------------------------------------
@@ -330,19 +369,47 @@ def test_a_test_delivery_of_another_endpoint_is_not_shown(admin, receiver):
     assert 'id="test-outcome"' not in response.content.decode()
 
 
-def test_rotate_button_shows_the_new_secret_once(admin):
+def test_rotate_button_asks_first_says_what_changes_then_shows_the_new_secret_once(admin, settings):
+    settings.WEBHOOK_SECRET_ROTATION_OVERLAP = 6 * 3600
     endpoint = endpoint_create(name="rot", url="https://hooks.example.com/in")
+    url = f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/"
+    assert f'href="{url}"' in admin.get(change_url(endpoint)).content.decode()  # a link to the question
 
-    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/")
+    asked = admin.get(url)
+
+    assert asked.status_code == 200
+    question = " ".join(html.unescape(re.sub(r"<[^>]+>", "", asked.content.decode())).split())
+    assert "X-OpsKnight-Signature switches to the new secret at once" in question
+    assert "webhook-signature carries both" in question and "for 6 h" in question
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret  # nothing rotated yet
+
+    response = admin.post(url)
 
     row = WebhookEndpoint.objects.get(pk=endpoint.pk)
-    assert response.status_code == 200
+    assert response.status_code == 303
     assert row.secret != endpoint.secret and row.previous_secret == endpoint.secret
-    page = response.content.decode()
+    page = admin.get(response["Location"]).content.decode()
     assert page.count(row.secret) == 1 and 'id="copy-secret"' in page
     assert endpoint.secret not in page
     assert row.secret not in admin.get(change_url(endpoint)).content.decode()
-    assert admin.get(f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/").status_code == 405
+    # Reloading the secret's page rotates nothing and shows nothing.
+    assert admin.get(response["Location"]).status_code == 410
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == row.secret
+
+
+def test_rotate_with_a_chosen_secret_and_a_bad_one(admin):
+    endpoint = endpoint_create(name="rot", url="https://hooks.example.com/in")
+    url = f"{ENDPOINTS}{quote(endpoint.pk)}/rotate-secret/"
+
+    refused = admin.post(url, {"secret": "short"})
+    too_long = admin.post(url, {"secret": "x" * 201})
+
+    assert refused.status_code == 200 and "at least 16 characters" in refused.content.decode()
+    assert too_long.status_code == 200 and "at most 200 characters" in too_long.content.decode()
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
+    chosen = "whsec_" + "A" * 43 + "="
+    assert admin.post(url, {"secret": chosen}).status_code == 303
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == chosen
 
 
 def test_replay_button_queues_the_events_since_the_given_time(admin, system_actor):

@@ -1,12 +1,17 @@
 """The operator's management commands: webhooks_status, webhooks_replay, webhooks_prune."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from tests.support.cluster import ROOT, worker_database_url
 from webhooks.endpoints import endpoint_create, endpoint_disable, endpoint_update
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -181,3 +186,30 @@ def test_prune_refuses_a_retention_under_one_day(endpoint, days):
 def test_prune_refuses_a_retention_that_is_not_a_number():
     with pytest.raises(CommandError, match="invalid int value"):
         run("webhooks_prune", "--older-than-days", "week")
+
+
+# --- Output into a pipe ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_into_a_pipe_that_closes_early_ends_without_a_traceback():
+    """`webhooks_status | head`: more lines than a pipe holds, and a reader that stops
+    after the first one."""
+    WebhookEndpoint.objects.bulk_create(
+        WebhookEndpoint(name=f"endpoint {n:04}", url=f"https://hooks{n}.example.com/in", secret="s" * 32)
+        for n in range(1500)
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "manage.py", "webhooks_status"]
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout.readline().startswith(b"Webhook endpoints (1500)")
+        process.stdout.close()  # like head: gone after the first line(s)
+        stderr = process.stderr.read().decode()
+        returncode = process.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert returncode == 1

@@ -197,7 +197,7 @@ def test_admin_form_checks_the_options_through_the_service(admin):
     assert "chat_id" in errors["format_options"][0]
     assert not WebhookEndpoint.objects.exists()
 
-    response = admin.post(add, admin_form(format="telegram", format_options='{"chat_id": "-100123"}'))
+    response = admin.post(add, admin_form(format="telegram", format_options='{"chat_id": "-100123"}'), follow=True)
     assert 'id="endpoint-secret"' in response.content.decode()  # saved: the page that shows the secret once
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.format, endpoint.format_options) == ("telegram", {"chat_id": "-100123"})

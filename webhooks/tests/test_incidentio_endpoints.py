@@ -98,7 +98,7 @@ def test_the_admin_offers_incidentios_names_and_saves_them(admin):
         assert f'value="{name}"' in page
     assert "incidentio endpoints" in page
 
-    response = admin.post(ADD, admin_form(format="incidentio", event_types=[incidentio.UPDATED]))
+    response = admin.post(ADD, admin_form(format="incidentio", event_types=[incidentio.UPDATED]), follow=True)
     assert 'id="endpoint-secret"' in response.content.decode()
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.format, endpoint.event_types) == ("incidentio", [incidentio.UPDATED])

@@ -1,12 +1,15 @@
+"""`manage.py webhooks_prune`: the hourly pruning of the delivery log, by hand."""
+
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from opsknight.management.pipes import PipeFriendlyCommand
 from webhooks.actions import delivery_log_prune
 
 
-class Command(BaseCommand):
+class Command(PipeFriendlyCommand):
     help = (
         "Delete finished deliveries, their attempts, and then events without deliveries, older than "
         "WEBHOOK_RETENTION_DAYS (or --older-than-days), in small batches. Pending deliveries are kept. "

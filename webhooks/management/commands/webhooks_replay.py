@@ -1,9 +1,12 @@
+"""`manage.py webhooks_replay`: send an endpoint every event since a time again."""
+
 import re
 from datetime import UTC, datetime, timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
+from opsknight.management.pipes import PipeFriendlyCommand
 from webhooks import selectors
 from webhooks.actions import endpoint_replay
 from webhooks.formats import opsknight as opsknight_format
@@ -31,7 +34,7 @@ def parse_since(value: str, *, now: datetime) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-class Command(BaseCommand):
+class Command(PipeFriendlyCommand):
     help = (
         "Send an endpoint every real event since a time again, as new deliveries of the same events "
         "(same webhook-id), e.g. after an outage: webhooks_replay --endpoint whk_... --since 2h"

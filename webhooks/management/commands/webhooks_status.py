@@ -1,8 +1,10 @@
+"""`manage.py webhooks_status`: each endpoint's state and health, and the queue's, as a table."""
+
 from datetime import datetime
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from opsknight.management.pipes import PipeFriendlyCommand
 from webhooks import selectors
 from webhooks.formats import opsknight as opsknight_format
 
@@ -27,7 +29,7 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
-class Command(BaseCommand):
+class Command(PipeFriendlyCommand):
     help = "A summary of webhook endpoints (state, last delivery, 24 h success rate, pending, failed) and queue health."
 
     def handle(self, *args, **options):
