@@ -124,7 +124,8 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     overview = [
         "id", "status_badge", "endpoint_link", "event_link", "event_type", "incident_link", "origin",
-        "redelivery_links", "is_test", "attempt_count", "next_attempt", "last_status_code", "last_error", "created",
+        "redelivery_links", "waiting", "is_test", "attempt_count", "next_attempt", "last_status_code", "last_error",
+        "created",
         "completed",
     ]  # fmt: skip
     fieldsets = [(None, {"fields": overview}), ("Request", {"fields": ["request_line", "request_headers", "payload"]})]
@@ -171,6 +172,18 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="completed")
     def completed(self, delivery: Delivery) -> str:
         return local_time(delivery.completed_at)
+
+    @admin.display(description="waiting")
+    def waiting(self, delivery: Delivery) -> str:
+        """For an endpoint with per-incident ordering: the earlier delivery this one waits behind."""
+        if not delivery.ordered or delivery.status != Delivery.Status.PENDING:
+            return "—"
+        earlier = Delivery.objects.earlier_pending(delivery).order_by("sequence", "created_at").first()
+        if earlier is None:
+            return "no: next in its incident's order"
+        return format_html(
+            'behind <a href="{}" id="waiting-behind">{}</a> (per-incident order)', self._url(earlier.pk), earlier.pk
+        )
 
     @admin.display(description="redelivery")
     def redelivery_links(self, delivery: Delivery) -> str:

@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
+from incidents.models import Incident, Service
 from webhooks import formats, transport
 from webhooks.endpoint_signing import NO_SECRET_WITH_ED25519, signing_errors
 from webhooks.endpoints import (
@@ -17,7 +18,7 @@ from webhooks.endpoints import (
     endpoint_check_url_move,
     endpoint_event_types,
 )
-from webhooks.models import EVENT_TYPES, Signing, WebhookEndpoint
+from webhooks.models import EVENT_TYPES, ORDERINGS, VISIBILITY_FILTERS, Signing, WebhookEndpoint
 from webhooks.transport.addresses import TargetRefused, check_url
 
 EVENT_DESCRIPTIONS = {
@@ -68,8 +69,13 @@ def format_options_help() -> str:
 
 
 EDITABLE_FIELDS = [
-    "name", "url", "event_types", "format", "format_options", "signing", "is_active", "headers", "description",
+    "name", "url", "event_types", "services", "min_severity", "visibility", "format", "format_options",
+    "ordering", "signing", "is_active", "headers", "description",
 ]  # fmt: skip
+
+
+def service_choices() -> list[tuple[str, str]]:
+    return [(service.pk, service.name) for service in Service.objects.order_by("name")]
 
 
 def headers_text(headers: dict[str, str]) -> str:
@@ -108,6 +114,28 @@ class EndpointForm(forms.ModelForm):
         required=False,
         help_text="Leave every box empty to receive all event types, including ones added later. Tick the "
         "names of the endpoint's format: incident.io's for an incidentio endpoint, OpsKnight's for the others.",
+    )
+    services = forms.MultipleChoiceField(
+        choices=service_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Only incidents of these services. None ticked: every service (and incidents without one).",
+    )
+    min_severity = forms.ChoiceField(
+        choices=[("", "any severity"), *reversed(Incident.Severity.choices)],
+        required=False,
+        label="Lowest severity",
+        help_text="Only incidents of this severity or higher (info < low < medium < high < critical).",
+    )
+    visibility = forms.ChoiceField(
+        choices=VISIBILITY_FILTERS, required=False, initial="both", help_text="Public incidents, private ones, or both."
+    )
+    ordering = forms.ChoiceField(
+        choices=ORDERINGS,
+        required=False,
+        initial="none",
+        help_text="per incident: an incident's deliveries go one at a time, in version order; a delivery waits "
+        "until every earlier one of its incident has succeeded or failed for good. Other incidents are not held up.",
     )
     format = forms.ChoiceField(
         choices=[(name, name) for name in formats.NAMES],
@@ -163,6 +191,11 @@ class EndpointForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        # Left out of a form post (older pages, scripts): the model's defaults.
+        data["visibility"] = data.get("visibility") or "both"
+        data["ordering"] = data.get("ordering") or "none"
+        data["min_severity"] = data.get("min_severity") or ""
+        data["services"] = data.get("services") or []
         if "format" in data:
             data["format"] = data["format"] or formats.DEFAULT
             try:

@@ -162,6 +162,7 @@ class WebhookRotateKeyApi(APIView):
 
     @extend_schema(
         operation_id="webhooks_rotate_key",
+        summary="Rotate a webhook endpoint's key pair",
         request=None,
         responses={200: EndpointOutput, **error_responses(403, 404, 409)},
         description="A new ed25519 key pair signs `v1a` from now on (`public_key`); the previous one keeps "

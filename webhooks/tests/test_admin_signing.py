@@ -40,7 +40,7 @@ def test_add_form_has_a_signing_select(admin):
 
 
 def test_adding_an_ed25519_endpoint_shows_its_public_key_and_no_secret(admin):
-    response = admin.post(f"{ENDPOINTS}add/", add_form(signing="ed25519"))
+    response = admin.post(f"{ENDPOINTS}add/", add_form(signing="ed25519"), follow=True)  # to the secret page
 
     assert response.status_code == 200, response.context and response.context["adminform"].form.errors
     endpoint = WebhookEndpoint.objects.get()
@@ -53,7 +53,7 @@ def test_adding_an_ed25519_endpoint_shows_its_public_key_and_no_secret(admin):
 
 
 def test_adding_a_both_endpoint_shows_the_secret_once_and_the_public_key(admin):
-    response = admin.post(f"{ENDPOINTS}add/", add_form(signing="both"))
+    response = admin.post(f"{ENDPOINTS}add/", add_form(signing="both"), follow=True)
     endpoint = WebhookEndpoint.objects.get()
     page = response.content.decode()
     assert page.count(endpoint.secret) == 1 and endpoint.public_key in page
@@ -119,8 +119,10 @@ def test_rotate_actions_skip_what_they_cannot_rotate(admin):
     pk = endpoint_create(name="pk", url="https://hooks2.example.com/in", signing="ed25519")
     selection = [mac.pk, pk.pk]
 
-    response = admin.post(ENDPOINTS, {"action": "rotate_secret", "_selected_action": selection})
+    confirmed = {"action": "rotate_secret", "_selected_action": selection, "confirmed": "yes"}
+    response = admin.post(ENDPOINTS, confirmed, follow=True)  # past the confirmation page
     assert response.status_code == 200
+    assert any("Not rotated" in m and "pk" in m for m in messages_of(response))
     assert WebhookEndpoint.objects.get(pk=mac.pk).secret != mac.secret
     assert WebhookEndpoint.objects.get(pk=pk.pk).secret == ""
 
@@ -140,13 +142,15 @@ def test_rotate_actions_skip_what_they_cannot_rotate(admin):
 def test_changing_signing_to_both_shows_the_new_secret_once(admin):
     endpoint = endpoint_create(name="pk", url="https://hooks.example.com/in", signing="ed25519")
 
-    response = admin.post(f"{ENDPOINTS}{quote(endpoint.pk)}/change/", change_form(endpoint, signing="both"))
+    response = admin.post(
+        f"{ENDPOINTS}{quote(endpoint.pk)}/change/", change_form(endpoint, signing="both"), follow=True
+    )
 
     assert response.status_code == 200, response.context and response.context["adminform"].form.errors
     row = WebhookEndpoint.objects.get(pk=endpoint.pk)
     assert row.signing == "both" and row.secret.startswith("whsec_") and row.public_key == endpoint.public_key
     page = response.content.decode()
-    assert "Signing changed" in page and page.count(row.secret) == 1
+    assert "New signing secret" in page and page.count(row.secret) == 1
     assert not [m for m in messages_of(response) if row.secret in m]
 
 
