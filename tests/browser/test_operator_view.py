@@ -74,6 +74,8 @@ def test_what_an_operator_reads_at_1440(browser_page, live_server, receiver, scr
     screenshot(page, "endpoint-failing")
     count = int(page.locator("#failed-24h-link").inner_text())
     page.click("#failed-24h-link")
+    # Waits for the list (a bare count right after the click could still read the old page).
+    expect(page.locator("#result_list tbody tr")).to_have_count(count)
     assert count == rows(page) == 3
     # --- 1: the Deliveries button of an endpoint lists its deliveries ----------------------
     page.goto(f"{base}/admin/webhooks/webhookendpoint/{quote(broken.pk)}/change/")
