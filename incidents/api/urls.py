@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import views
+from incidents.api import directory, views
 
 urlpatterns = [
     path("incidents", views.IncidentListCreateApi.as_view(), name="incident-list"),
@@ -19,8 +19,8 @@ urlpatterns = [
         name="incident-link-detail",
     ),
     path("events", views.AlertEventApi.as_view(), name="alert-events"),
-    path("services", views.ServiceListCreateApi.as_view(), name="service-list"),
-    path("services/<str:service_id>", views.ServiceDetailApi.as_view(), name="service-detail"),
-    path("responders", views.ResponderListCreateApi.as_view(), name="responder-list"),
-    path("responders/<str:responder_id>", views.ResponderDetailApi.as_view(), name="responder-detail"),
+    path("services", directory.ServiceListCreateApi.as_view(), name="service-list"),
+    path("services/<str:service_id>", directory.ServiceDetailApi.as_view(), name="service-detail"),
+    path("responders", directory.ResponderListCreateApi.as_view(), name="responder-list"),
+    path("responders/<str:responder_id>", directory.ResponderDetailApi.as_view(), name="responder-detail"),
 ]
