@@ -21,16 +21,9 @@ import sys
 import time
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.emit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--incidents", type=int, default=200, help="incidents per round (5 events each)")
-    parser.add_argument("--endpoints", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of one round")
-    parser.add_argument("--profile-api", action="store_true", help="the same for API creates")
-    parser.add_argument("--json", action="store_true", help="print one JSON line instead (for `python -m bench`)")
-    args = parser.parse_args(argv)
-
+def setup_bench_django() -> None:
+    """Django in this process, on the bench's own database (emptied by the caller) and
+    Redis database."""
     from bench.stack import bench_database_url, bench_redis_url, ensure_database
 
     database_url = bench_database_url(os.environ.get("DATABASE_URL"))
@@ -48,6 +41,18 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.emit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--incidents", type=int, default=200, help="incidents per round (5 events each)")
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of one round")
+    parser.add_argument("--profile-api", action="store_true", help="the same for API creates")
+    parser.add_argument("--json", action="store_true", help="print one JSON line instead (for `python -m bench`)")
+    args = parser.parse_args(argv)
+    setup_bench_django()
     from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
