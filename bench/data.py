@@ -176,6 +176,20 @@ def event_commit_times(since: float) -> dict[str, float]:
     return {event_id: created_at.timestamp() for event_id, created_at in rows}
 
 
+def first_attempt_starts(event_ids) -> dict[tuple[str, str], float]:
+    """(event id, endpoint URL path) → when the first attempt of that delivery started
+    (the worker's clock, as time.time()): splits a receipt's latency into the wait
+    before the attempt and the sending itself."""
+    from urllib.parse import urlsplit
+
+    from webhooks.models import DeliveryAttempt
+
+    rows = DeliveryAttempt.objects.filter(number=1, delivery__event_id__in=list(event_ids)).values_list(
+        "delivery__event_id", "delivery__endpoint__url", "started_at"
+    )
+    return {(event_id, urlsplit(url).path): started.timestamp() for event_id, url, started in rows}
+
+
 # --- Scenario 6: finished deliveries pre-filled with SQL --------------------------------
 
 PREFILL_CHUNK = 100_000

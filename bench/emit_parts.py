@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     def endpoints():
-        state["endpoints"] = list(outbox._active_endpoints().order_by("pk")[:51])
+        state["endpoints"] = outbox._first_active_endpoints(51)
 
     def event_insert():
         timeline_entry()  # an event per timeline entry: timed apart and taken off below

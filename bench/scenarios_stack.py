@@ -16,7 +16,9 @@ from bench.results import Row, ms, percentile, ratio, yes_no
 from bench.stack import PYTHON, log
 
 API_CLIENT_COUNTS = (8, 32)
-LATENCY_RATES = (100, 200)
+# 100 and 200 as the issue asks; 20, well below what this machine's web tier can take,
+# shows the engine's own latency when nothing queues for the CPU.
+LATENCY_RATES = (100, 200, 20)
 LATENCY_CLIENTS = 32  # threads sending the paced requests, over the --emitters processes
 DRAIN_WORKERS = (1, 2)
 
@@ -213,10 +215,10 @@ class StackScenarios(Harness):
                 )
                 commits = data.event_commit_times(load["since"])
                 receipts = self.collect(commits, paths, deadline=self.sizes.drain_seconds, label=f"s11 {rate}/s")
-                results[rate] = (load, receipts)
+                results[rate] = (load, receipts, data.first_attempt_starts(commits))
         rows = []
-        for letter, rate in zip("ab", LATENCY_RATES, strict=True):
-            load, receipts = results[rate]
+        for letter, rate in zip("abc", LATENCY_RATES, strict=True):
+            load, receipts, starts = results[rate]
             latencies = receipts.latencies()
             p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
             row = Row(f"11{letter}", f"Latency: {rate} events/s through the API for {seconds:g} s × 5 endpoints")
@@ -228,7 +230,8 @@ class StackScenarios(Harness):
                 row.target = "p50 ≤ 30 ms, p99 ≤ 150 ms"
                 row.met = yes_no(p50 <= 0.03 and p99 <= 0.15)
             else:
-                row.target = "how it degrades"
+                row.target = "how it degrades" if rate > 100 else "—"
+            row.figure += f"; {latency_stages(receipts, starts)}"
             row.ratio = f"p99 {ratio(p99, self.baseline.get('p99', math.nan))}"
             row.receiver_cpu = f"{load['meter'].share('receiver'):.0%}"
             row.notes = (
@@ -311,6 +314,22 @@ class StackScenarios(Harness):
         from bench.meters import cores
 
         return f"{cores()} cores for the workers, PostgreSQL, Redis, the receiver and the bench together"
+
+
+def latency_stages(receipts, starts: dict[tuple[str, str], float]) -> str:
+    """Each receipt's latency in two: commit → the worker starts the attempt (the
+    publisher thread, Redis, Celery's prefetch, the claim, a sending thread) and the
+    attempt's start → receipt (connect, request, the receiver)."""
+    waits, sends = [], []
+    for (event_id, path), received in receipts.first.items():
+        started = starts.get((event_id, path))
+        if started is not None:
+            waits.append(started - receipts.commits[event_id])
+            sends.append(received - started)
+    if not waits:
+        return "no attempts found"
+    pairs = [f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}" for values in (waits, sends)]
+    return f"of which commit → attempt start p50/p99 {pairs[0]}, attempt start → receipt {pairs[1]}"
 
 
 def per_item(meter, group: str, count: int) -> str:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import JSONField
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -75,6 +77,31 @@ def _active_endpoints():
     return WebhookEndpoint.objects.filter(is_active=True).only(*_ENDPOINT_FIELDS)
 
 
+def _first_active_endpoints(limit: int) -> list[WebhookEndpoint]:
+    """`_active_endpoints().order_by("pk")[:limit]`, for the change's own transaction, in
+    a raw SELECT made into instances as the ORM makes them (`from_db`): compiling the
+    query took more CPU than running it (`python -m bench.emit_parts`: 0.8 against
+    0.35 ms for five endpoints)."""
+    fields = [WebhookEndpoint._meta.get_field(name) for name in _ENDPOINT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_ACTIVE_SQL, [limit])
+        rows = cursor.fetchall()
+    converted = [
+        [field.from_db_value(value, None, connection) if isinstance(field, JSONField) else value
+         for field, value in zip(fields, row, strict=True)]
+        for row in rows
+    ]  # fmt: skip
+    return [WebhookEndpoint.from_db(connection.alias, list(_ENDPOINT_FIELDS), values) for values in converted]
+
+
+_FIRST_ACTIVE_SQL = "SELECT {columns} FROM {table} WHERE {active} ORDER BY {pk} LIMIT %s".format(
+    columns=", ".join(f'"{WebhookEndpoint._meta.get_field(name).column}"' for name in _ENDPOINT_FIELDS),
+    table=f'"{WebhookEndpoint._meta.db_table}"',
+    active='"is_active"',
+    pk=f'"{WebhookEndpoint._meta.pk.column}"',
+)
+
+
 @receiver(incident_event_recorded, sender=IncidentEvent, dispatch_uid="webhooks.outbox")
 def write_outbox(sender, event: IncidentEvent, **kwargs) -> None:
     """The webhooks app listens to the incidents app (which never imports webhooks)."""
@@ -105,7 +132,7 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
     # At most WEBHOOK_INLINE_FANOUT_MAX + 1 endpoints are read here, whatever their number:
     # the change's transaction stays O(1) in the number of endpoints.
     inline_max = settings.WEBHOOK_INLINE_FANOUT_MAX
-    endpoints = list(_active_endpoints().order_by("pk")[: inline_max + 1])
+    endpoints = _first_active_endpoints(inline_max + 1)
     inline = len(endpoints) <= inline_max
     event = Event.objects.create(
         id=event_id,
