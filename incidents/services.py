@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from incidents.actors import Actor
@@ -154,6 +155,9 @@ def incident_create(
         validate_unique=False,
         validate_constraints=False,
     )
+    # A new incident has no external links: neither its webhook payload nor its API
+    # answer queries them.
+    incident._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
     try:
         with transaction.atomic():
             incident.number = _next_incident_number()
@@ -165,8 +169,6 @@ def incident_create(
         if existing is None:
             raise
         return existing, False
-    # A new incident has no external links yet: its API answer reads none.
-    incident._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
     return incident, True
 
 
@@ -201,11 +203,16 @@ def incident_transition(
             # The row lock serialises concurrent transitions: each sees the previous
             # one's status and version, so versions never repeat and refusals are exact.
             # Service and assignee come along for the webhook payload (only the incident is locked).
+            # Whether it has external links is read in the same statement: most incidents
+            # have none, and then neither the webhook payload nor the API answer queries them.
             locked = (
                 Incident.objects.select_for_update(of=("self",))
                 .select_related("service", "assignee_responder")
+                .annotate(has_external_links=Exists(ExternalLink.objects.filter(incident=OuterRef("pk"))))
                 .get(pk=incident.pk)
             )
+            if not locked.has_external_links:
+                locked._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
             if locked.status not in transition.allowed_from:
                 allowed = " or ".join(sorted(transition.allowed_from))
                 raise InvalidTransition(

@@ -31,6 +31,13 @@ def test_declare_and_acknowledge_through_the_api_cost_a_fixed_number_of_queries(
     # delivery, COMMIT (no look-up of the key or service again, no links query).
     assert len(created) == 10, created
     # Acknowledge: reads before the transaction (the key, the incident as the key sees it),
-    # then in it the lock (service and assignee joined), update, timeline entry, the links
-    # and endpoints the outbox reads, event, delivery; after it the answer's links.
-    assert len(acknowledged) == 13, acknowledged
+    # then in it the lock (service and assignee joined, and whether it has links), update,
+    # timeline entry, the endpoints the outbox reads, event, delivery. No links: neither
+    # the payload nor the answer reads them.
+    assert len(acknowledged) == 11, acknowledged
+
+    link = {"system": "jira", "key": "OPS-1", "url": "https://jira.example.com/browse/OPS-1"}
+    assert api_client.post(f"/api/v1/incidents/{incident_id}/links", link, format="json").status_code == 201
+    escalated = queries(lambda: api_client.post(f"/api/v1/incidents/{incident_id}/escalate", format="json"))
+    # With a link: the payload and the answer each read the links.
+    assert len(escalated) == 13, escalated

@@ -13,6 +13,7 @@ from django.utils import timezone
 from incidents.models import IncidentEvent
 from incidents.selectors import incident_page_url
 from incidents.signals import incident_event_recorded
+from opsknight.rows import rows_insert
 from webhooks import formats
 from webhooks.delivery import wakeups
 from webhooks.formats import opsknight as opsknight_format
@@ -94,12 +95,9 @@ def event_record(*, incident_event: IncidentEvent) -> Event:
             name=incident_event.actor_name,
             private=incident_event.incident.is_private,
         ),
-        # A triggered event is written in the transaction that inserts the incident, so it
-        # has no links yet: that saves the query on the hottest path.
-        incident=opsknight_format.incident_payload(
-            incident_event.incident,
-            external_links=[] if incident_event.type == IncidentEvent.Type.TRIGGERED else None,
-        ),
+        # The incidents app leaves the links prefetched (empty) when the incident has
+        # none, as most have: then they cost no query here.
+        incident=opsknight_format.incident_payload(incident_event.incident),
     )
     facts = EventFacts.of_incident(
         event_type=incident_event.type, incident=incident_event.incident, version=incident_event.version
@@ -266,6 +264,6 @@ class EventRenderer:
 
 
 def deliveries_save_and_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
-    deliveries = Delivery.objects.bulk_create(deliveries, batch_size=1000)
+    deliveries = rows_insert(deliveries)
     wakeups.enqueue_deliveries_on_commit([d.id for d in deliveries])
     return deliveries
