@@ -34,7 +34,7 @@ from bench.stack import (
     log,
 )
 
-SCENARIO_COUNT = 12
+SCENARIO_COUNT = 13
 ALL = ",".join(str(n) for n in range(1, SCENARIO_COUNT + 1))
 
 
@@ -318,13 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         "production defaults except WEBHOOK_READ_TIMEOUT=2 in scenario 5"
         + "".join(f"; **{name}={value}**" for name, value in args.overrides.items()),
         f"- Engine settings: {engine_settings(settings)}",
-        f"- Scenarios 8-12: the Procfile's lines as they are: web `{procfile['web']}`, worker "
+        f"- Scenarios 8-13: the Procfile's lines as they are: web `{procfile['web']}`, worker "
         f"`{procfile['worker']}` (+ `--hostname`), at their defaults (loglevel info); {database_pool(settings)}; "
         f"API_RATE_LIMIT={API_RATE_LIMIT} per client key unless --env says otherwise",
         f"- Load: events from `incident_create` in {args.emitters} emitter process(es) × {EMITTER_THREADS} "
         f"threads (8, 10, 11: `POST /api/v1/incidents` over HTTP from {args.emitters} client processes, one key "
         f"per client thread); baseline: {args.workers} process(es) × {args.baseline_threads or args.concurrency} "
-        "threads (12: 1 and 2 processes)",
+        "threads (12: 1 and 2 processes; 13: 1)",
         "- Latency: from the Event row's `created_at` (set in the emitting transaction) to the receiver's "
         "clock; deliveries missing at a scenario's deadline count as ∞",
     ]

@@ -73,10 +73,10 @@ def table_rows() -> dict[str, int]:
 # --- Endpoints and events through the services ---------------------------------------
 
 
-def endpoints_create(base_url: str, paths: list[str]) -> list:
+def endpoints_create(base_url: str, paths: list[str], *, ordering: str = "none") -> list:
     from webhooks.endpoints import endpoint_create
 
-    return [endpoint_create(name=f"bench {path}", url=f"{base_url}{path}") for path in paths]
+    return [endpoint_create(name=f"bench {path}", url=f"{base_url}{path}", ordering=ordering) for path in paths]
 
 
 def endpoints_copy(template, base_url: str, paths: list[str]) -> None:
@@ -118,13 +118,22 @@ def endpoints_disable(endpoints: list) -> None:
 _sequence = itertools.count()
 
 
-def emit_one() -> None:
-    """One incident created: one `incident.triggered` event, fanned out by the outbox."""
+def emit_one(events: int = 1) -> None:
+    """One incident created (`incident.triggered`), then taken through `events - 1` more
+    lifecycle transitions (acknowledge, escalate, resolve, reopen, and round again), each
+    in its own transaction as through the API: versions 1..`events`, each fanned out by
+    the outbox."""
+    from incidents import services
     from incidents.actors import Actor
-    from incidents.services import incident_create
 
+    actor = Actor.system("bench")
+    lifecycle = (
+        services.incident_acknowledge, services.incident_escalate, services.incident_resolve, services.incident_reopen,
+    )  # fmt: skip
     n = next(_sequence)
-    incident_create(title=f"bench incident {n:07d}", actor=Actor.system("bench"), severity="high")
+    incident, _ = services.incident_create(title=f"bench incident {n:07d}", actor=actor, severity="high")
+    for step in range(events - 1):
+        incident = lifecycle[step % len(lifecycle)](incident=incident, actor=actor)
 
 
 def run_threads(target, threads: int, deadline: float, label: str) -> None:
@@ -188,6 +197,18 @@ def first_attempt_starts(event_ids) -> dict[tuple[str, str], float]:
         "delivery__event_id", "delivery__endpoint__url", "started_at"
     )
     return {(event_id, urlsplit(url).path): started.timestamp() for event_id, url, started in rows}
+
+
+def event_versions(since: float) -> dict[str, tuple[str, int]]:
+    """Event id → (incident id, incident version) for real events created at or after
+    `since`: what a receiver needs to tell whether an incident's events came in order."""
+    from datetime import UTC, datetime
+
+    from webhooks.models import Event
+
+    moment = datetime.fromtimestamp(since, tz=UTC)
+    rows = Event.objects.filter(created_at__gte=moment, is_test=False).values_list("id", "facts")
+    return {event_id: (facts["incident_id"], facts["version"]) for event_id, facts in rows}
 
 
 # --- Scenario 6: finished deliveries pre-filled with SQL --------------------------------

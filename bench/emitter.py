@@ -3,13 +3,16 @@ its own transaction, so the outbox writes and enqueues the deliveries on commit 
 production. Several of these run at once, like the processes of a web tier: one
 Python process alone cannot create 200 incidents/s with fan-out on a small machine.
 
-    python -m bench.emitter burst --count 2500 --threads 4 --start-at EPOCH
+    python -m bench.emitter burst --count 2500 --threads 4 --start-at EPOCH [--events-per-incident 4]
     python -m bench.emitter paced --rate 100 --duration 30 --threads 4 --start-at EPOCH [--offset 0.005]
 
+`--count` counts incidents; with `--events-per-incident N` each is created, then taken
+through N - 1 transitions by the same thread (bench.data.emit_one).
+
 Runs with the environment the bench gives it (DATABASE_URL, REDIS_URL, ...), and
-prints one JSON line: events, skipped (a paced run's events not sent by its end),
-start, end, max_lag (seconds an event went out late), cpu (its CPU seconds from the
-start time on).
+prints one JSON line: events (lifecycle events), skipped (a paced run's events not
+sent by its end), start, end, max_lag (seconds an event went out late), cpu (its CPU
+seconds from the start time on).
 """
 
 import argparse
@@ -31,6 +34,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--start-at", type=float, required=True, help="time.time() to start at")
     parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument(
+        "--events-per-incident", type=int, default=1, help="burst: lifecycle events per incident (1: created only)"
+    )
     args = parser.parse_args()
 
     django.setup()
@@ -64,8 +70,8 @@ def main() -> None:
                     mine.append(max(0.0, -delay))
                 if time.time() >= until:
                     break
-                emit_one()
-                count += 1
+                emit_one(args.events_per_incident)
+                count += args.events_per_incident
         except Exception as error:  # noqa: BLE001 - reported in the JSON line
             errors.append(repr(error))
         finally:
@@ -85,7 +91,7 @@ def main() -> None:
     end = time.time()
     result = {
         "events": sum(emitted),
-        "skipped": total - sum(emitted),
+        "skipped": total * args.events_per_incident - sum(emitted),
         "start": start,
         "end": end,
         "max_lag": max(lags, default=0.0),

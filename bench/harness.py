@@ -172,15 +172,25 @@ class Harness:
         parts.append(f"rest (Redis, kernel, other work) {rest:.0%}")
         return f"machine CPU busy {meter.machine_busy:.0%}: " + ", ".join(parts)
 
-    def emit(self, mode: str, *, count: int = 0, rate: float = 0.0, seconds: float = 0.0, deadline: float = 300):
+    def emit(
+        self,
+        mode: str,
+        *,
+        count: int = 0,
+        rate: float = 0.0,
+        seconds: float = 0.0,
+        deadline: float = 300,
+        events_per_incident: int = 1,
+    ):
         """Events from `--emitters` processes (each `EMITTER_THREADS` threads) starting
         together; returns when they are all emitted, with `since` (the common start) for
         `data.event_commit_times`, and a CPU meter started at that start (the emitters'
-        own CPU goes to its "bench" group once they finish)."""
+        own CPU goes to its "bench" group once they finish). A burst creates `count`
+        incidents, each taken through `events_per_incident` lifecycle events."""
         processes = self.options.emitters
         start_at = time.time() + EMITTER_LEAD
         common = [PYTHON, "-m", "bench.emitter", mode, "--threads", str(EMITTER_THREADS), "--start-at", f"{start_at}"]
-        common += ["--deadline", str(deadline)]
+        common += ["--deadline", str(deadline), "--events-per-incident", str(events_per_incident)]
         if mode == "burst":
             shares = [count // processes + (1 if n < count % processes else 0) for n in range(processes)]
             commands = [[*common, "--count", str(share)] for share in shares if share]

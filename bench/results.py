@@ -61,6 +61,10 @@ class Sizes:
     fanout_samples: int
     fanout_deadline: float
     drain_events: int  # × 2 endpoints
+    # Scenario 13: lifecycle events per backlog (× 2 endpoints), and the incidents they
+    # are spread over in its "few busy incidents" backlog
+    ordering_events: int
+    ordering_busy_incidents: int
 
     @classmethod
     def for_run(cls, quick: bool) -> "Sizes":
@@ -85,6 +89,8 @@ class Sizes:
             fanout_samples=20,
             fanout_deadline=180,
             drain_events=5_000,
+            ordering_events=2_000,
+            ordering_busy_incidents=20,
         )
         if not quick:
             return full
@@ -108,6 +114,8 @@ class Sizes:
             fanout_samples=8,
             fanout_deadline=60,
             drain_events=1_000,
+            ordering_events=400,
+            ordering_busy_incidents=8,
         )
 
 

@@ -1,6 +1,7 @@
 """The scenarios of the benchmark: 1-7 here, 8-12 (the stack as the Procfile starts it)
-in scenarios_stack.py. Each one starts its own Celery processes on a clean database and
-Redis, warms them up, measures, and returns its table row(s).
+in scenarios_stack.py, 13 (what per-incident ordering costs) in scenarios_ordering.py.
+Each one starts its own Celery processes on a clean database and Redis, warms them up,
+measures, and returns its table row(s).
 Deliveries not received by a scenario's deadline count as infinitely late in the
 percentiles."""
 
@@ -12,13 +13,14 @@ from bench.harness import sample_payload
 from bench.meters import rss_mb
 from bench.profile import Profiler
 from bench.results import Row, ms, percentile, ratio, rows_label, yes_no
+from bench.scenarios_ordering import OrderingScenario
 from bench.scenarios_stack import StackScenarios
 from bench.stack import (
     log,
 )
 
 
-class Bench(StackScenarios):
+class Bench(StackScenarios, OrderingScenario):
     def s1_baseline(self) -> Row:
         row = Row(1, "Baseline: plain `requests.Session` threads, no Django/Celery/DB")
         sizes = self.sizes
@@ -314,6 +316,7 @@ SCENARIOS = {
     10: Bench.s10_fanout,
     11: Bench.s11_latency_api,
     12: Bench.s12_drain,
+    13: Bench.s13_ordering,
 }
 
 NAMES = {
@@ -329,4 +332,5 @@ NAMES = {
     10: "Fan-out outside the request",
     11: "Latency through the API",
     12: "Drain and scale out",
+    13: "Ordering per incident",
 }
