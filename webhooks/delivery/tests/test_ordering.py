@@ -6,9 +6,11 @@ incidents and unordered endpoints are not held up."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from incidents import services as incident_services
+from webhooks.delivery import claims
 from webhooks.delivery.dispatcher import deliveries_dispatch_due
 from webhooks.delivery.worker import deliveries_attempt
 from webhooks.endpoints import endpoint_create
@@ -94,3 +96,47 @@ def test_the_api_shows_what_a_delivery_waits_behind(system_actor, receiver, api_
     }
     acknowledged = Delivery.objects.get(event__type="incident.acknowledged")
     assert api_client.get(f"/api/v1/deliveries/{acknowledged.pk}").json()["waiting_behind"] == trigger.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the top-up is PostgreSQL's (SKIP LOCKED)")
+def test_the_top_up_takes_ordered_deliveries_only_when_nothing_is_ahead(system_actor, settings):
+    """A worker tops its batch up with other due deliveries, oldest first: an ordered one
+    waiting behind an earlier one stays, the first of its incident goes."""
+    endpoint_create(name="ordered", url="https://hooks.example.com/o", ordering="per_incident")
+    endpoint_create(name="unordered", url="https://hooks.example.com/u")
+    lifecycle(system_actor, "a")
+    due_now()
+
+    taken = Delivery.objects.filter(pk__in=claims.claim_more(limit=10, now=timezone.now(), skip_endpoints=[]))
+
+    assert sorted((d.endpoint.name, d.event.type) for d in taken) == [
+        ("ordered", "incident.triggered"),
+        ("unordered", "incident.acknowledged"),
+        ("unordered", "incident.resolved"),
+        ("unordered", "incident.triggered"),
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the top-up is PostgreSQL's (SKIP LOCKED)")
+def test_the_top_up_looks_at_a_bounded_window_of_the_oldest(system_actor):
+    """Many ordered deliveries waiting behind a failing one are the oldest due: the top-up
+    tests only TOP_UP_WINDOW × limit of them for an earlier pending delivery, so it stays
+    cheap for everyone; what it leaves has its own wake-up."""
+    endpoint_create(name="ordered", url="https://hooks.example.com/o", ordering="per_incident")
+    busy = declare(system_actor, key="busy")
+    for _ in range(6):
+        incident_services.incident_escalate(incident=busy, actor=system_actor)
+    now = timezone.now()
+    first, *waiting = Delivery.objects.filter(event__incident=busy).order_by("sequence")
+    Delivery.objects.filter(pk=first.pk).update(next_attempt_at=now + timedelta(minutes=1))  # retrying
+    Delivery.objects.filter(pk__in=[d.pk for d in waiting]).update(next_attempt_at=now - timedelta(seconds=2))
+    endpoint_create(name="unordered", url="https://hooks.example.com/u")
+    late = declare(system_actor, key="late")
+    Delivery.objects.filter(event__incident=late).update(next_attempt_at=now - timedelta(seconds=1))
+    assert len(waiting) == claims.TOP_UP_WINDOW + 2
+
+    # A window of 4: the oldest four all wait behind the retrying one.
+    assert claims.claim_more(limit=1, now=now, skip_endpoints=[]) == []
+    # A window of 8: the six waiting, then the late incident's two, which go.
+    taken = claims.claim_more(limit=2, now=now, skip_endpoints=[])
+    assert {Delivery.objects.get(pk=pk).event.incident_id for pk in taken} == {late.pk} and len(taken) == 2
