@@ -204,6 +204,12 @@ HAS_EXTERNAL_LINKS = RawSQL(
 )
 
 
+TRANSITION_FIELDS = [
+    "status", "acknowledged_at", "resolved_at", "escalation_level", "assignee", "assignee_responder",
+    "version", "updated_at",
+]  # fmt: skip
+
+
 def incident_transition(
     *, incident: Incident, transition: Transition, actor: Actor, assignee: Assignee | None = None
 ) -> Incident:
@@ -236,8 +242,9 @@ def incident_transition(
                 locked.assignee, locked.assignee_responder = assignee.text, assignee.responder
             locked.version += 1
             locked.updated_at = now
-            # No full_clean: only this module's code set the fields above.
-            locked.save()
+            # No full_clean: only this module's code set the fields above. Only what a
+            # transition may change is written (a shorter UPDATE to build and send).
+            locked.save(update_fields=TRANSITION_FIELDS)
             _record_event(incident=locked, event_type=transition.event_type, actor=actor, now=now)
     except IntegrityError:
         # Only a reopen can collide: with an open incident that took its dedup_key meanwhile.

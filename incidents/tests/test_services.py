@@ -1,7 +1,10 @@
 """The incident lifecycle state machine (incidents/services.py)."""
 
+import copy
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from incidents import services
 from incidents.actors import Actor
@@ -306,3 +309,18 @@ def test_service_create_refuses_a_duplicate_name(service):
 def test_move_to_helper_reaches_each_status(make_incident, system_actor):
     for status in S.values:
         assert move_to(make_incident(), status, system_actor).status == status
+
+
+def test_transitions_change_only_the_fields_they_save():
+    """incident_transition writes TRANSITION_FIELDS only: a transition that changed another
+    field would lose it silently."""
+    now = timezone.now()
+    for transition in services.TRANSITIONS.values():
+        before = Incident(title="t", status=next(iter(transition.allowed_from)), escalation_level=1, version=3)
+        after = copy.deepcopy(before)
+        transition.apply(after, now)
+        changed = {
+            f.attname for f in Incident._meta.concrete_fields if getattr(before, f.attname) != getattr(after, f.attname)
+        }
+        assert changed, transition.action
+        assert changed <= {Incident._meta.get_field(name).attname for name in services.TRANSITION_FIELDS}
