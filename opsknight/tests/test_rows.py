@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from opsknight.rows import ROWS_PER_STATEMENT, rows_insert
 from webhooks.endpoints import endpoint_create
-from webhooks.models import Delivery, Event, new_event_id
+from webhooks.models import Delivery, DeliveryAttempt, Event, new_event_id
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +74,28 @@ def test_a_conflict_raises_and_nothing_is_half_written(event_and_endpoint):
 def test_nothing_to_insert_sends_no_statement(event_and_endpoint, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert rows_insert([]) == []
+
+
+def test_an_auto_primary_key_is_read_back_and_json_is_stored_as_the_orm_stores_it(event_and_endpoint):
+    event, endpoint = event_and_endpoint
+    (delivery,) = rows_insert(deliveries(event, endpoint, 1))
+    headers = {"Content-Type": "application/json", "X-Note": 'é "quoted" \\ back'}
+
+    def attempt(number: int) -> DeliveryAttempt:
+        return DeliveryAttempt(
+            delivery=delivery, number=number, started_at=NOW, duration_ms=12, url=endpoint.url,
+            request_headers=headers, response_headers={"n": [1, None, True]}, response_status=200,
+            outcome=DeliveryAttempt.Outcome.SUCCEEDED,
+        )  # fmt: skip
+
+    raw = rows_insert([attempt(1), attempt(2)])
+    (orm,) = DeliveryAttempt.objects.bulk_create([attempt(3)])
+
+    assert [a.pk for a in raw] == sorted(a.pk for a in raw) and all(a.pk for a in raw)
+    stored = {a.number: a for a in DeliveryAttempt.objects.filter(delivery=delivery)}
+    assert stored[1].pk == raw[0].pk and stored[2].pk == raw[1].pk
+    for number in (1, 2):
+        assert stored[number].request_headers == stored[3].request_headers == headers
+        assert stored[number].response_headers == stored[3].response_headers == {"n": [1, None, True]}
+        assert stored[number].started_at == stored[3].started_at == NOW
+    assert orm.pk not in {a.pk for a in raw}

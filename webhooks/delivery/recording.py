@@ -10,6 +10,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from opsknight.rows import rows_insert
 from webhooks import endpoints, observability, transport
 from webhooks.delivery import retries, wakeups
 from webhooks.formats import opsknight as opsknight_format
@@ -112,7 +113,7 @@ def _record_batch(records: list[tuple[Delivery, transport.AttemptResult, bool]])
         for name, value in update.items():
             setattr(delivery, name, value)
     with transaction.atomic():
-        DeliveryAttempt.objects.bulk_create(attempts)
+        rows_insert(attempts)
         for state, ids in by_state.items():
             Delivery.objects.filter(pk__in=ids).update(**dict(state))
         for delay, ids in retry_groups.items():
