@@ -43,6 +43,19 @@ def setup_bench_django() -> None:
     django.setup()
 
 
+def fresh_bench_data(*, endpoints: int, tag: str) -> None:
+    """The bench database migrated and emptied, with `endpoints` subscribed endpoints
+    (on a closed port: nothing consumes the wake-ups)."""
+    from django.core.management import call_command
+
+    from webhooks.endpoints import endpoint_create
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    for n in range(endpoints):
+        endpoint_create(name=f"{tag} {n}", url=f"http://127.0.0.1:9/{n}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.emit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -53,7 +66,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line instead (for `python -m bench`)")
     args = parser.parse_args(argv)
     setup_bench_django()
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -63,13 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     from incidents.models import Service
     from opsknight.celery import app
     from opsknight.services import api_key_create
-    from webhooks.endpoints import endpoint_create
     from webhooks.models import WebhookEndpoint
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    for n in range(args.endpoints):
-        endpoint_create(name=f"emit {n}", url=f"http://127.0.0.1:9/{n}")
+    fresh_bench_data(endpoints=args.endpoints, tag="emit")
     service = Service.objects.create(name="emit bench")
     actor = Actor.system("bench.emit")
     counter = iter(range(10**9))

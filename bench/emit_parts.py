@@ -19,27 +19,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--endpoints", type=int, default=5)
     args = parser.parse_args(argv)
-    from bench.emit import setup_bench_django
+    from bench.emit import fresh_bench_data, setup_bench_django
 
     setup_bench_django()
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
     from incidents import services
     from incidents.actors import Actor
-    from incidents.models import Incident, IncidentEvent, Service
+    from incidents.models import IncidentEvent, Service
     from opsknight.celery import app
     from opsknight.rows import rows_insert
     from webhooks.delivery import outbox, wakeups
-    from webhooks.endpoints import endpoint_create
     from webhooks.formats import opsknight as opsknight_format
     from webhooks.models import Event, new_event_id
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    for n in range(args.endpoints):
-        endpoint_create(name=f"parts {n}", url=f"http://127.0.0.1:9/{n}")
+    fresh_bench_data(endpoints=args.endpoints, tag="parts")
     actor = Actor.system("bench.emit_parts")
     service = Service.objects.create(name="parts")
     incident, _ = services.incident_create(title="parts", actor=actor, service=service)
@@ -47,12 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     state: dict = {}
 
     def lock():
-        state["locked"] = (
-            Incident.objects.select_for_update(of=("self",))
-            .select_related("service", "assignee_responder")
-            .annotate(has_external_links=services.HAS_EXTERNAL_LINKS)
-            .get(pk=incident.pk)
-        )
+        state["locked"] = services.incident_lock(incident_id=incident.pk)
 
     def update():
         state["locked"].save()
@@ -70,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
             event_type="incident.acknowledged",
             timestamp=timezone.now(),
             actor=opsknight_format.actor_payload(type=actor.type, id=actor.id, name=actor.name),
-            incident=opsknight_format.incident_payload(locked, external_links=[]),
+            incident=opsknight_format.incident_payload(locked),
         )
 
     def endpoints():

@@ -204,6 +204,24 @@ HAS_EXTERNAL_LINKS = RawSQL(
 )
 
 
+def incident_lock(*, incident_id: str) -> Incident:
+    """The incident, row-locked until the caller's transaction ends. The lock serialises
+    concurrent transitions: each sees the previous one's status and version, so versions
+    never repeat and refusals are exact. Service and assignee come along for the webhook
+    payload (only the incident is locked). Whether it has external links is read in the
+    same statement: most incidents have none, and then neither the webhook payload nor
+    the API answer queries them."""
+    locked = (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("service", "assignee_responder")
+        .annotate(has_external_links=HAS_EXTERNAL_LINKS)
+        .get(pk=incident_id)
+    )
+    if not locked.has_external_links:
+        locked._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
+    return locked
+
+
 TRANSITION_FIELDS = [
     "status", "acknowledged_at", "resolved_at", "escalation_level", "assignee", "assignee_responder",
     "version", "updated_at",
@@ -217,19 +235,7 @@ def incident_transition(
     With `assignee` (from responders.assignee_resolve), the change also assigns it."""
     try:
         with transaction.atomic():
-            # The row lock serialises concurrent transitions: each sees the previous
-            # one's status and version, so versions never repeat and refusals are exact.
-            # Service and assignee come along for the webhook payload (only the incident is locked).
-            # Whether it has external links is read in the same statement: most incidents
-            # have none, and then neither the webhook payload nor the API answer queries them.
-            locked = (
-                Incident.objects.select_for_update(of=("self",))
-                .select_related("service", "assignee_responder")
-                .annotate(has_external_links=HAS_EXTERNAL_LINKS)
-                .get(pk=incident.pk)
-            )
-            if not locked.has_external_links:
-                locked._prefetched_objects_cache = {"external_links": ExternalLink.objects.none()}
+            locked = incident_lock(incident_id=incident.pk)
             if locked.status not in transition.allowed_from:
                 allowed = " or ".join(sorted(transition.allowed_from))
                 raise InvalidTransition(

@@ -2,17 +2,17 @@
 read-then-write, keeps one incident per idempotency key (in each API key's scope) and
 one change per version."""
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from incidents import services
 from incidents.actors import Actor
 from incidents.models import Incident, IncidentCounter, IncidentEvent
 from opsknight.services import api_key_create
+from tests.support.concurrency import run_at_once as support_run_at_once
 
 THREADS = 8
 
@@ -23,27 +23,7 @@ pytestmark = [
 
 
 def run_at_once(work: Callable[[int], object], count: int = THREADS) -> list:
-    """Run work(0..count-1) in threads released together; returns each result or the
-    exception it raised. Every thread closes its own database connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return support_run_at_once(work, count)
 
 
 def test_concurrent_creates_with_one_key_make_one_incident():

@@ -1,17 +1,16 @@
 """Per-key rate limiting on the Redis cache: 429 with Retry-After, one budget per key,
 and the API keeps answering when the cache is down."""
 
-import threading
 import time
 import uuid
 from collections import Counter
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from opsknight.api.throttling import rate_limit_take
 from opsknight.services import api_key_create
+from tests.support.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -54,29 +53,6 @@ def test_an_unreachable_cache_lets_requests_through(limit, settings, make_api_cl
 
 
 # --- Under concurrency (issue 15: 6 clients got 1,533 of 1,620 requests through 1,200/min) ----
-
-
-def run_at_once(work, count: int) -> list:
-    """work(i) in `count` threads released together; each closes its database connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,15 +11,17 @@ from django.db import connection
 from webhooks.models import Delivery
 
 _TABLE = Delivery._meta.db_table
-# The same condition as DeliveryQuerySet.claimable, for the raw statements below (whose
-# outer table is the deliveries table itself): due, free, and for an ordered endpoint not
-# behind an earlier pending delivery of the same incident.
+# An earlier pending delivery of the same incident to the same ordered endpoint, for
+# the row named {outer}: what an ordered delivery waits behind.
 EARLIER_PENDING_SQL = (
     f"SELECT 1 FROM {_TABLE} AS earlier "
     "WHERE earlier.endpoint_id = {outer}.endpoint_id AND earlier.incident_id = {outer}.incident_id "
     "AND earlier.ordered AND earlier.status = 'pending' AND earlier.origin = 'event' "
     "AND earlier.sequence < {outer}.sequence"
 )
+# The same condition as DeliveryQuerySet.claimable, for the raw statements below (whose
+# outer table is the deliveries table itself): due, free, and for an ordered endpoint not
+# behind an earlier pending delivery of the same incident.
 CLAIMABLE_SQL = (
     "status = %s AND next_attempt_at <= %s AND (locked_until IS NULL OR locked_until <= %s) "
     f"AND (NOT {_TABLE}.ordered OR NOT EXISTS ({EARLIER_PENDING_SQL.format(outer=_TABLE)}))"

@@ -25,6 +25,19 @@ def countdown_fits(delay: float) -> bool:
     return delay < timeout * 0.9
 
 
+def _send_ids(task: str, ids: list[str], *, what: str, countdown: float | None = None, producer=None) -> None:
+    # A short argsrepr: Celery's own repr of up to WEBHOOK_BATCH_SIZE ids was an eighth
+    # of the publish's CPU, for a header only logs and monitors show.
+    app.send_task(
+        task,
+        args=[ids],
+        argsrepr=f"[<{len(ids)} {what} ids>]",
+        countdown=countdown,
+        retry_policy=_PUBLISH_RETRY,
+        producer=producer,
+    )
+
+
 def enqueue_deliveries(delivery_ids: list[str], *, countdown: float | None = None, producer=None) -> None:
     """One message per WEBHOOK_BATCH_SIZE deliveries: a fan-out to a thousand endpoints
     is a few messages, each sent concurrently by one task."""
@@ -32,16 +45,7 @@ def enqueue_deliveries(delivery_ids: list[str], *, countdown: float | None = Non
     try:
         for start in range(0, len(delivery_ids), size):
             batch = delivery_ids[start : start + size]
-            # A short argsrepr: Celery's own repr of up to WEBHOOK_BATCH_SIZE ids was an
-            # eighth of the publish's CPU, for a header only logs and monitors show.
-            app.send_task(
-                DELIVER_TASK,
-                args=[batch],
-                argsrepr=f"[<{len(batch)} delivery ids>]",
-                countdown=countdown,
-                retry_policy=_PUBLISH_RETRY,
-                producer=producer,
-            )
+            _send_ids(DELIVER_TASK, batch, what="delivery", countdown=countdown, producer=producer)
     except Exception:  # noqa: BLE001 - any broker failure: the dispatcher takes over
         logger.warning("Could not enqueue %d deliveries; the dispatcher will retry them.", len(delivery_ids))
 
@@ -49,22 +53,17 @@ def enqueue_deliveries(delivery_ids: list[str], *, countdown: float | None = Non
 def enqueue_expansion(event_ids: list[str], *, producer=None) -> None:
     """Wake a worker to write the deliveries of large fan-outs (outbox.event_expand)."""
     try:
-        app.send_task(
-            EXPAND_TASK,
-            args=[event_ids],
-            argsrepr=f"[<{len(event_ids)} event ids>]",
-            retry_policy=_PUBLISH_RETRY,
-            producer=producer,
-        )
+        _send_ids(EXPAND_TASK, event_ids, what="event", producer=producer)
     except Exception:  # noqa: BLE001 - any broker failure: the dispatcher takes over
         logger.warning("Could not enqueue the expansion of %d events; the dispatcher will.", len(event_ids))
 
 
 class _Publisher:
     """One thread per process sends the wake-ups that commits ask for, so a request
-    does not pay for building and publishing a Celery message (most of the emit path's
-    CPU): a commit only hands its ids over. What has piled up since the last send goes
-    out together, in as few messages as the batch size allows, on one kept producer.
+    does not wait for building and publishing a Celery message (a few tenths of a
+    millisecond of CPU, and Redis's round trips): a commit only hands its ids over.
+    What has piled up since the last send goes out together, in as few messages as the
+    batch size allows, on one kept producer.
     Ids still queued when the process dies are found by the dispatcher."""
 
     def __init__(self) -> None:

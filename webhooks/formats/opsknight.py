@@ -42,7 +42,7 @@ def actor_payload(*, type: str, id: str = "", name: str = "", private: bool = Fa
     return {"type": type, "id": id or None, "name": name or None}
 
 
-def incident_payload(incident: Incident, *, external_links: list | None = None) -> dict:
+def incident_payload(incident: Incident) -> dict:
     """The `incident` object, camelCase as in the OpsKnight docs. A private incident
     carries only its id: receivers fetch the rest with a key allowed to read it.
     `externalLinks` lets a receiver find the ticket it linked on an earlier event. The
@@ -50,12 +50,10 @@ def incident_payload(incident: Incident, *, external_links: list | None = None) 
     if incident.is_private:
         return {"id": incident.id, "visibility": incident.visibility}
     service = incident.service
-    # The links cost one query, unless the caller passes them (or prefetched them);
-    # an unsaved incident (the docs' key-order check) has none.
-    if external_links is not None:
-        links = external_links
-    else:
-        links = [] if incident._state.adding else incident.external_links.all()
+    # The links cost one query unless prefetched (incidents.services leaves them
+    # prefetched, empty, for an incident without any); an unsaved incident (the docs'
+    # key-order check) has none.
+    links = [] if incident._state.adding else incident.external_links.all()
     return {
         "id": incident.id,
         "number": incident.number,

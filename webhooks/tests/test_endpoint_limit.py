@@ -1,12 +1,11 @@
 """WEBHOOK_MAX_ENDPOINTS: a bound on stored endpoints (each event writes one delivery per
 endpoint), kept under concurrent creates, with a clear 400 past it."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection
 
+from tests.support.concurrency import run_at_once
 from webhooks.endpoints import endpoint_create, endpoint_delete
 from webhooks.models import WebhookEndpoint
 
@@ -66,25 +65,7 @@ def test_concurrent_creates_never_pass_the_limit(settings):
     settings.WEBHOOK_MAX_ENDPOINTS = 5
     for n in range(3):
         create(n)
-    threads_count = 8
-    barrier = threading.Barrier(threads_count)
-    results: list = [None] * threads_count
-
-    def run(index: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            results[index] = create(100 + index)
-        except Exception as error:  # noqa: BLE001 - handed back to the test
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_at_once(lambda index: create(100 + index), 8)
 
     created = [r for r in results if isinstance(r, WebhookEndpoint)]
     refused = [r for r in results if isinstance(r, ValidationError)]
